@@ -1,0 +1,1 @@
+"""Datasets: a synthetic Markov-chain generator and the MovieLens releases."""
