@@ -141,6 +141,7 @@ class PopularitySampler(NegativeSampler):
         if not np.isfinite(counts).all() or (counts < 0).any():
             raise ValueError("item_counts must be finite and non-negative")
         super().__init__(len(counts))
+        self.item_counts = counts
         self.alpha = check_float("alpha", alpha, minimum=0.0, maximum=10.0)
         # Every real item keeps a small chance, so none is never a negative.
         weights = (counts + 1.0) ** self.alpha

@@ -1,0 +1,1 @@
+"""Sequence models: the estimator and its networks."""

@@ -1,0 +1,165 @@
+"""A causal self-attention sequence network in the spirit of SASRec.
+
+Kang and McAuley, "Self-attentive sequential recommendation", ICDM 2018: item
+embeddings plus learned positions pass through pre-norm transformer blocks
+whose attention only looks at earlier positions; the output after item ``t``
+represents the user when predicting item ``t + 1``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from spotlight._validation import check_float, check_int
+from spotlight.interactions import PADDING_IDX
+from spotlight.sequence.representations import SequenceNet
+
+__all__ = ["TransformerNet"]
+
+
+class _Block(nn.Module):
+    """Pre-norm block: causal multi-head attention, then a feed-forward layer."""
+
+    def __init__(self, dim: int, num_heads: int, dropout: float) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.dropout = dropout
+        self.attention_norm = nn.LayerNorm(dim)
+        self.query_key_value = nn.Linear(dim, 3 * dim)
+        self.attention_output = nn.Linear(dim, dim)
+        self.feed_forward_norm = nn.LayerNorm(dim)
+        self.feed_forward = nn.Sequential(
+            nn.Linear(dim, dim),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            nn.Linear(dim, dim),
+        )
+        self.residual_dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, attend: torch.Tensor) -> torch.Tensor:
+        batch, length, dim = x.shape
+        qkv = self.query_key_value(self.attention_norm(x))
+        # (batch, length, 3 * dim) -> 3 x (batch, heads, length, head_dim)
+        query, key, value = (
+            qkv.view(batch, length, 3, self.num_heads, dim // self.num_heads)
+            .permute(2, 0, 3, 1, 4)
+            .unbind(0)
+        )
+        attended = F.scaled_dot_product_attention(
+            query,
+            key,
+            value,
+            attn_mask=attend,
+            dropout_p=self.dropout if self.training else 0.0,
+        )
+        attended = attended.transpose(1, 2).reshape(batch, length, dim)
+        x = x + self.residual_dropout(self.attention_output(attended))
+        return x + self.residual_dropout(self.feed_forward(self.feed_forward_norm(x)))
+
+
+class TransformerNet(SequenceNet):
+    """Causal self-attention over the sequence with learned positions.
+
+    Positions are counted from the end of the sequence, so that the most
+    recent item always has the same position whatever the padding; sequences
+    longer than ``max_sequence_length`` are cut to their most recent items.
+    Attention never looks at padding or at later positions.
+
+    Parameters
+    ----------
+    num_items : int
+    embedding_dim : int, default 32
+        Model width; must be divisible by ``num_heads``.
+    num_layers : int, default 2
+        Number of transformer blocks.
+    num_heads : int, default 1
+    dropout : float, default 0.2
+        Dropout on embeddings, attention weights and residual branches.
+    max_sequence_length : int, default 200
+        Number of learned positions.
+    item_embedding_layer : torch.nn.Module, optional
+    sparse : bool, default False
+
+    Shape:
+        - Input of :meth:`representations`: ``(batch, length)``.
+        - Output: ``(batch, length + 1, embedding_dim)``.
+
+    Examples
+    --------
+    >>> net = TransformerNet(100, embedding_dim=16, max_sequence_length=20)
+    >>> net.representations(torch.tensor([[0, 3, 5, 7]])).shape
+    torch.Size([1, 5, 16])
+    """
+
+    def __init__(
+        self,
+        num_items: int,
+        embedding_dim: int = 32,
+        num_layers: int = 2,
+        num_heads: int = 1,
+        dropout: float = 0.2,
+        max_sequence_length: int = 200,
+        item_embedding_layer: nn.Module | None = None,
+        sparse: bool = False,
+    ) -> None:
+        super().__init__(num_items, embedding_dim, item_embedding_layer, sparse)
+        self._store_arguments(locals())
+        self.num_layers = check_int("num_layers", num_layers, minimum=1)
+        self.num_heads = check_int("num_heads", num_heads, minimum=1)
+        if embedding_dim % num_heads:
+            raise ValueError(
+                f"embedding_dim ({embedding_dim}) must be divisible by num_heads "
+                f"({num_heads})"
+            )
+        self.dropout = check_float("dropout", dropout, 0.0, 1.0)
+        self.max_sequence_length = check_int(
+            "max_sequence_length", max_sequence_length, minimum=1
+        )
+        self.positions = nn.Embedding(max_sequence_length, embedding_dim)
+        nn.init.normal_(self.positions.weight, std=1.0 / embedding_dim)
+        self.input_dropout = nn.Dropout(dropout)
+        self.blocks = nn.ModuleList(
+            _Block(embedding_dim, num_heads, dropout) for _ in range(num_layers)
+        )
+        self.output_norm = nn.LayerNorm(embedding_dim)
+
+    def representations(self, sequences: torch.Tensor) -> torch.Tensor:
+        cut = max(sequences.shape[1] - self.max_sequence_length, 0)
+        sequences = sequences[:, cut:]
+        length = sequences.shape[1]
+        real = sequences != PADDING_IDX  # (batch, length)
+
+        # Scaled item embeddings plus positions counted from the end.
+        positions = torch.arange(
+            self.max_sequence_length - length,
+            self.max_sequence_length,
+            device=sequences.device,
+        )
+        x = self.item_embeddings(sequences) * math.sqrt(self.embedding_dim)
+        x = self.input_dropout(x + self.positions(positions))
+        x = x * real.unsqueeze(-1)
+
+        # Attend to real, earlier positions; a padding query attends to itself
+        # alone so that its softmax stays finite (its output is zeroed).
+        causal = torch.ones(length, length, dtype=torch.bool, device=x.device).tril()
+        diagonal = torch.eye(length, dtype=torch.bool, device=x.device)
+        attend = (causal & real.unsqueeze(1)) | diagonal  # (batch, length, length)
+        attend = attend.unsqueeze(1)  # (batch, 1, length, length)
+
+        for block in self.blocks:
+            x = block(x, attend) * real.unsqueeze(-1)
+
+        # Entry t + 1 has seen the items up to t. Entry 0, having seen nothing,
+        # and the entries of positions cut off the front are normalised zeros,
+        # like the outputs at padding.
+        return self.output_norm(F.pad(x, (0, 0, 1 + cut, 0)))
+
+    def extra_repr(self) -> str:
+        return (
+            f"num_layers={self.num_layers}, num_heads={self.num_heads}, "
+            f"dropout={self.dropout}, max_sequence_length={self.max_sequence_length}"
+        )
