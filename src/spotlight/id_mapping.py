@@ -209,7 +209,7 @@ def _check_unique(name: str, values: np.ndarray) -> np.ndarray:
     ordered = values[order]
     duplicated = ordered[1:] == ordered[:-1]
     if duplicated.any():
-        value = ordered[1:][duplicated][0]
+        value = ordered[1:][duplicated][0].item()
         raise ValueError(f"{name} must be unique, {value!r} appears twice")
     return order
 
@@ -218,18 +218,20 @@ def _encode(kind: str, known: np.ndarray, order: np.ndarray, values: Any) -> np.
     """Look up original ids in ``known`` (sorted through ``order``)."""
     query = _as_key_array(f"{kind} ids", np.atleast_1d(np.asarray(values)))
     if len(known) == 0:
-        raise UnknownIdError(f"unknown {kind} id {query[0]!r}: the mapping is empty")
+        raise UnknownIdError(
+            f"unknown {kind} id {query[0].item()!r}: the mapping is empty"
+        )
     sorted_known = known[order]
     if (query.dtype.kind in "US") != (sorted_known.dtype.kind in "US"):
         held = "strings" if sorted_known.dtype.kind in "US" else "numbers"
         raise UnknownIdError(
-            f"unknown {kind} id {query[0]!r}: the mapping holds {held}"
+            f"unknown {kind} id {query[0].item()!r}: the mapping holds {held}"
         )
     positions = np.searchsorted(sorted_known, query)
     positions = np.minimum(positions, len(sorted_known) - 1)
     found = sorted_known[positions] == query
     if not found.all():
-        missing = query[np.flatnonzero(~found)[0]]
+        missing = query[np.flatnonzero(~found)[0]].item()
         raise UnknownIdError(f"unknown {kind} id {missing!r}: not seen in training")
     return order[positions].astype(np.int64)
 
