@@ -153,7 +153,7 @@ def test_leave_last_out_takes_last_for_test_and_one_before_for_validation():
 
 def test_leave_last_out_partitions_the_log(log):
     parts = leave_last_out_split(log)
-    assert sorted(sum((as_rows(part) for part in parts), [])) == as_rows(log)
+    assert sorted(row for part in parts for row in as_rows(part)) == as_rows(log)
     assert len(np.unique(parts[2].user_ids)) == len(parts[2])
 
 

@@ -1,5 +1,7 @@
 """Specification of the synthetic Markov-chain data."""
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -10,7 +12,7 @@ def transition_entropy(log):
     """Mean entropy (nats) of the empirical next-item distributions."""
     items = log.item_ids
     counts = {}
-    for current, following in zip(items[:-1], items[1:], strict=True):
+    for current, following in itertools.pairwise(items):
         counts.setdefault(current, []).append(following)
     entropies = []
     for followers in counts.values():
