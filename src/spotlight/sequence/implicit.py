@@ -115,6 +115,9 @@ class ImplicitSequenceModel:
         Mean training loss of each epoch.
     interrupted_ : bool
         Whether the last :meth:`fit` stopped early on Ctrl-C.
+    metadata_ : dict
+        Plain values stored with the model by :meth:`save` (empty by
+        default), such as how the training data was prepared.
 
     Examples
     --------
@@ -204,6 +207,7 @@ class ImplicitSequenceModel:
         self.epochs_completed_ = 0
         self.loss_history_: list[float] = []
         self.interrupted_ = False
+        self.metadata_: dict[str, Any] = {}
 
     def __repr__(self) -> str:
         representation = (
@@ -620,7 +624,12 @@ class ImplicitSequenceModel:
             "gbce_calibration": self._gbce_calibration,
         }
 
-    def save(self, path: str | Path, include_training_state: bool = False) -> None:
+    def save(
+        self,
+        path: str | Path,
+        include_training_state: bool = False,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
         """Write the fitted model to ``path`` in a safe format.
 
         The file holds the configuration, the parameters and the id mapping
@@ -634,6 +643,11 @@ class ImplicitSequenceModel:
             Also store the optimizer state, the random state and the loss
             history, so that :meth:`fit` resumes exactly where it stopped (a
             checkpoint).
+        metadata : dict, optional
+            Plain values (str, numbers, bools, None, lists, dicts) to store
+            with the model, such as how the data was prepared; read back as
+            :attr:`metadata_`. By default the model's current
+            :attr:`metadata_`.
 
         Raises
         ------
@@ -663,6 +677,9 @@ class ImplicitSequenceModel:
             "epochs_completed": self.epochs_completed_,
             "loss_history": list(self.loss_history_),
             "sampler_counts": _sampler_counts(self._objective.sampler),
+            "metadata": _check_metadata(
+                self.metadata_ if metadata is None else metadata
+            ),
         }
         if include_training_state:
             state["training"] = self._training_state()
@@ -734,6 +751,7 @@ class ImplicitSequenceModel:
         )
         model.epochs_completed_ = int(state["epochs_completed"])
         model.loss_history_ = [float(value) for value in state["loss_history"]]
+        model.metadata_ = dict(state.get("metadata") or {})
         model._restore_objective(state["sampler_counts"])
         training = state.get("training")
         if training is not None:
@@ -822,6 +840,29 @@ def _divergence(value: float, epoch: int, learning_rate: float) -> DivergenceErr
         "parameters of the start of that epoch were restored. Try a lower "
         f"learning_rate (now {learning_rate}), a larger batch_size or some l2"
     )
+
+
+def _check_metadata(metadata: Any) -> dict[str, Any]:
+    """Refuse metadata that a weights-only file cannot hold."""
+    if not isinstance(metadata, dict):
+        raise TypeError(f"metadata must be a dict, got {_show(metadata)}")
+
+    def check(value: Any, where: str) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    raise TypeError(f"metadata keys must be strings, got {key!r}")
+                check(item, f"{where}[{key!r}]")
+        elif isinstance(value, list | tuple):
+            for index, item in enumerate(value):
+                check(item, f"{where}[{index}]")
+        elif not isinstance(value, str | int | float | bool | type(None)):
+            raise TypeError(
+                f"metadata{where} must be a plain value, got {type(value).__name__}"
+            )
+
+    check(metadata, "")
+    return metadata
 
 
 def _without_num_items(config: dict[str, Any]) -> dict[str, Any]:
