@@ -9,6 +9,7 @@ Spotlight expects.
 __all__ = [
     "DataFormatError",
     "DivergenceError",
+    "DownloadError",
     "ModelFileError",
     "NotFittedError",
     "SpotlightError",
@@ -37,3 +38,11 @@ class ModelFileError(SpotlightError, ValueError):
 
 class DataFormatError(SpotlightError, ValueError):
     """A data file could not be read: bad rows, bad encoding or missing columns."""
+
+
+class DownloadError(SpotlightError, OSError):
+    """A file could not be downloaded, or what arrived was not the file expected.
+
+    The message says which URL to fetch by hand and the exact path to save it
+    as, so that data can be installed on a machine without network access.
+    """
