@@ -134,6 +134,14 @@ def sequence_hit_rate_score(
     """Whether each row's last item ranks in the top ``k`` (HR@k, recall@k for
     one target).
 
+    Parameters
+    ----------
+    model : fitted model with ``predict(sequences)``
+    test : SequenceInteractions
+    k : int, default 10
+    exclude_preceding : bool, default False
+        See :func:`sequence_target_ranks`.
+
     Returns
     -------
     numpy.ndarray of float64, shape (len(test),)
@@ -148,6 +156,14 @@ def sequence_ndcg_score(
 ) -> np.ndarray:
     """Normalised discounted cumulative gain at ``k`` of each row's last item:
     ``1 / log2(rank + 1)`` when it ranks in the top ``k``, else 0.
+
+    Parameters
+    ----------
+    model : fitted model with ``predict(sequences)``
+    test : SequenceInteractions
+    k : int, default 10
+    exclude_preceding : bool, default False
+        See :func:`sequence_target_ranks`.
 
     Returns
     -------

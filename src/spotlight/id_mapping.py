@@ -137,6 +137,15 @@ class IdMapping:
     def encode_users(self, values: Any) -> np.ndarray:
         """Return the internal ids of original user ids.
 
+        Parameters
+        ----------
+        values : array-like
+            Original user ids.
+
+        Returns
+        -------
+        numpy.ndarray of int64
+
         Raises
         ------
         UnknownIdError
@@ -147,6 +156,15 @@ class IdMapping:
     def encode_items(self, values: Any) -> np.ndarray:
         """Return the internal ids (from 1) of original item ids.
 
+        Parameters
+        ----------
+        values : array-like
+            Original item ids.
+
+        Returns
+        -------
+        numpy.ndarray of int64
+
         Raises
         ------
         UnknownIdError
@@ -155,15 +173,43 @@ class IdMapping:
         return _encode("item", self.item_values, self._item_order, values) + 1
 
     def decode_users(self, ids: Any) -> np.ndarray:
-        """Return the original ids of internal user ids."""
+        """Return the original ids of internal user ids.
+
+        Parameters
+        ----------
+        ids : array-like of int
+            Internal user ids.
+
+        Returns
+        -------
+        numpy.ndarray
+            Original ids, of the mapping's type.
+        """
         return _decode("user", self.user_values, ids, offset=0)
 
     def decode_items(self, ids: Any) -> np.ndarray:
-        """Return the original ids of internal item ids (from 1)."""
+        """Return the original ids of internal item ids (from 1).
+
+        Parameters
+        ----------
+        ids : array-like of int
+            Internal item ids; the padding id 0 has no original id.
+
+        Returns
+        -------
+        numpy.ndarray
+            Original ids, of the mapping's type.
+        """
         return _decode("item", self.item_values, ids, offset=1)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the mapping as plain lists, for safe serialisation."""
+        """Return the mapping as plain lists, for safe serialisation.
+
+        Returns
+        -------
+        dict
+            ``{"user_values": [...], "item_values": [...]}``.
+        """
         return {
             "user_values": self.user_values.tolist(),
             "item_values": self.item_values.tolist(),
@@ -171,7 +217,17 @@ class IdMapping:
 
     @classmethod
     def from_dict(cls, state: dict[str, Any]) -> IdMapping:
-        """Rebuild a mapping written by :meth:`to_dict`."""
+        """Rebuild a mapping written by :meth:`to_dict`.
+
+        Parameters
+        ----------
+        state : dict
+            As returned by :meth:`to_dict`.
+
+        Returns
+        -------
+        IdMapping
+        """
         if not isinstance(state, dict) or set(state) != {"user_values", "item_values"}:
             raise ValueError(
                 f"an id mapping must be a dict with keys 'user_values' and "

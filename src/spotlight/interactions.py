@@ -234,10 +234,19 @@ class Interactions:
         )
 
     def subset(self, indices: Any) -> Interactions:
-        """Return the interactions at ``indices`` (a boolean mask or positions).
+        """Return the interactions at ``indices``.
 
         Counts of users and items and the id mapping are kept, so that the
         parts of a split share one id space.
+
+        Parameters
+        ----------
+        indices : array-like of bool or int
+            A boolean mask or positions.
+
+        Returns
+        -------
+        Interactions
         """
         indices = np.asarray(indices)
 
@@ -260,6 +269,10 @@ class Interactions:
 
         Interactions without ratings count as 1. Repeated (user, item) pairs
         stay as separate entries and add up when converted to CSR.
+
+        Returns
+        -------
+        scipy.sparse.coo_matrix of shape (num_users, num_items)
         """
         import scipy.sparse
 
@@ -270,7 +283,12 @@ class Interactions:
         )
 
     def tocsr(self) -> scipy.sparse.csr_matrix:
-        """Return the (users x items) matrix of ratings as a CSR matrix."""
+        """Return the (users x items) matrix of ratings as a CSR matrix.
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix of shape (num_users, num_items)
+        """
         return self.tocoo().tocsr()
 
     def to_sequence(

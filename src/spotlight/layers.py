@@ -28,8 +28,19 @@ class ScaledEmbedding(nn.Embedding):
     """Embedding initialised from a normal with standard deviation
     ``1 / embedding_dim``; row ``padding_idx`` is zero.
 
-    Takes the arguments of :class:`torch.nn.Embedding`.
+    Parameters
+    ----------
+    num_embeddings : int
+        Number of ids.
+    embedding_dim : int
+        Size of each embedding.
+    padding_idx : int, optional
+        Id whose embedding stays zero and gets no gradient.
+    max_norm, norm_type, scale_grad_by_freq, sparse, _weight, _freeze, device, dtype
+        As for :class:`torch.nn.Embedding`.
 
+    Notes
+    -----
     Shape:
         - Input: integer tensor of any shape ``(*)``.
         - Output: ``(*, embedding_dim)``.
@@ -46,8 +57,19 @@ class ScaledEmbedding(nn.Embedding):
 class ZeroEmbedding(nn.Embedding):
     """Embedding initialised with zeros, used for per-item biases.
 
-    Takes the arguments of :class:`torch.nn.Embedding`.
+    Parameters
+    ----------
+    num_embeddings : int
+        Number of ids.
+    embedding_dim : int
+        Size of each embedding.
+    padding_idx : int, optional
+        Id whose embedding stays zero and gets no gradient.
+    max_norm, norm_type, scale_grad_by_freq, sparse, _weight, _freeze, device, dtype
+        As for :class:`torch.nn.Embedding`.
 
+    Notes
+    -----
     Shape:
         - Input: integer tensor of any shape ``(*)``.
         - Output: ``(*, embedding_dim)``.
@@ -81,6 +103,8 @@ class BloomEmbedding(nn.Module):
     sparse : bool, default False
         Sparse gradients for the compressed table.
 
+    Notes
+    -----
     Shape:
         - Input: integer tensor of any shape ``(*)``.
         - Output: ``(*, embedding_dim)``.
@@ -137,7 +161,16 @@ class BloomEmbedding(nn.Module):
         return torch.from_numpy(rows)
 
     def forward(self, indices: torch.Tensor) -> torch.Tensor:
-        """Return the embedding of each id in ``indices``."""
+        """Return the embedding of each id in ``indices``.
+
+        Parameters
+        ----------
+        indices : torch.Tensor of int64, shape (*)
+
+        Returns
+        -------
+        torch.Tensor of shape (*, embedding_dim)
+        """
         rows = self.hash_rows[indices]  # (*, num_hash_functions)
         if not self.bag:
             return self.embeddings(rows).sum(-2)

@@ -90,12 +90,27 @@ class NegativeSampler:
         raise NotImplementedError
 
     def log_probabilities(self, items: torch.Tensor) -> torch.Tensor:
-        """Return the log-probability of drawing each of ``items``."""
+        """Return the log-probability of drawing each of ``items``.
+
+        Parameters
+        ----------
+        items : torch.Tensor of int64
+
+        Returns
+        -------
+        torch.Tensor of float32, the shape of ``items``
+        """
         raise NotImplementedError
 
 
 class UniformSampler(NegativeSampler):
-    """Draw every real item with the same probability (Spotlight's choice)."""
+    """Draw every real item with the same probability (Spotlight's choice).
+
+    Parameters
+    ----------
+    num_items : int
+        Items are drawn from ``1 .. num_items - 1``.
+    """
 
     def sample(
         self,

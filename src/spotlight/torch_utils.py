@@ -39,6 +39,15 @@ def to_device(value: Any, device: str | torch.device) -> Any:
 def gpu(tensor: Any, gpu: bool = False) -> Any:
     """Move ``tensor`` to the current CUDA device when ``gpu`` is true.
 
+    Parameters
+    ----------
+    tensor : torch.Tensor, or a list, tuple or dict of tensors
+    gpu : bool, default False
+
+    Returns
+    -------
+    The same structure, on the GPU when ``gpu`` is true.
+
     Raises
     ------
     RuntimeError
@@ -55,7 +64,16 @@ def gpu(tensor: Any, gpu: bool = False) -> Any:
 
 
 def cpu(tensor: Any) -> Any:
-    """Move ``tensor`` (or a structure of tensors) to the CPU."""
+    """Move ``tensor`` (or a structure of tensors) to the CPU.
+
+    Parameters
+    ----------
+    tensor : torch.Tensor, or a list, tuple or dict of tensors
+
+    Returns
+    -------
+    The same structure on the CPU.
+    """
     return to_device(tensor, "cpu")
 
 

@@ -142,7 +142,12 @@ class SequenceNet(nn.Module):
         raise NotImplementedError
 
     def all_item_embeddings(self) -> torch.Tensor:
-        """Return the embeddings of every item id, ``(num_items, embedding_dim)``."""
+        """Return the embeddings of every item id.
+
+        Returns
+        -------
+        torch.Tensor of shape (num_items, embedding_dim)
+        """
         layer = self.item_embeddings
         if isinstance(layer, nn.Embedding):
             return layer.weight
@@ -304,6 +309,8 @@ class PoolNet(SequenceNet):
     item_embedding_layer : torch.nn.Module, optional
     sparse : bool, default False
 
+    Notes
+    -----
     Shape:
         - Input of :meth:`representations`: ``(batch, length)``.
         - Output: ``(batch, length + 1, embedding_dim)``.
@@ -352,6 +359,8 @@ class CNNNet(SequenceNet):
         never changes global cuDNN settings.
     item_embedding_layer : torch.nn.Module, optional
 
+    Notes
+    -----
     Shape:
         - Input of :meth:`representations`: ``(batch, length)``.
         - Output: ``(batch, length + 1, embedding_dim)``.
@@ -450,6 +459,8 @@ class LSTMNet(_RecurrentNet):
     item_embedding_layer : torch.nn.Module, optional
     sparse : bool, default False
 
+    Notes
+    -----
     Shape:
         - Input of :meth:`representations`: ``(batch, length)``.
         - Output: ``(batch, length + 1, embedding_dim)``.
@@ -480,6 +491,8 @@ class GRUNet(_RecurrentNet):
     item_embedding_layer : torch.nn.Module, optional
     sparse : bool, default False
 
+    Notes
+    -----
     Shape:
         - Input of :meth:`representations`: ``(batch, length)``.
         - Output: ``(batch, length + 1, embedding_dim)``.
@@ -516,6 +529,8 @@ class MixtureLSTMNet(_RecurrentNet):
     item_embedding_layer : torch.nn.Module, optional
     sparse : bool, default False
 
+    Notes
+    -----
     Shape:
         - Input of :meth:`representations`: ``(batch, length)``.
         - Output: ``(batch, length + 1, 2 * num_mixtures * embedding_dim)``.
@@ -589,8 +604,19 @@ class MixtureLSTMNet(_RecurrentNet):
     def user_representation(
         self, item_sequences: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Spotlight's layout: ``(batch, 2 * mixtures, dim, length)`` for the
-        steps and ``(batch, 2 * mixtures, dim, 1)`` for the final state."""
+        """Spotlight's interface: representations in Spotlight's layout.
+
+        Parameters
+        ----------
+        item_sequences : torch.Tensor of int64, shape (batch, length)
+
+        Returns
+        -------
+        steps : torch.Tensor of shape (batch, 2 * num_mixtures, dim, length)
+            Entry ``t`` has seen only the items before position ``t``.
+        final : torch.Tensor of shape (batch, 2 * num_mixtures, dim, 1)
+            The representation after the whole sequence.
+        """
         representations = self.representations(item_sequences)
         layout = representations.unflatten(-1, (2 * self.num_mixtures, -1))
         layout = layout.permute(0, 2, 3, 1)  # (batch, 2 * mixtures, dim, length + 1)

@@ -84,6 +84,8 @@ class TransformerNet(SequenceNet):
     item_embedding_layer : torch.nn.Module, optional
     sparse : bool, default False
 
+    Notes
+    -----
     Shape:
         - Input of :meth:`representations`: ``(batch, length)``.
         - Output: ``(batch, length + 1, embedding_dim)``.
