@@ -135,3 +135,46 @@ def random_state_from_dict(
         (name, np.asarray(keys, dtype=np.uint32), position, has_gauss, gauss)
     )
     return random_state
+
+
+# With length bucketing, rows are sorted by length within pools of this many
+# batches: batches hold rows of similar length while the order stays random.
+_BATCHES_PER_POOL = 50
+
+
+def real_lengths(sequences: np.ndarray) -> np.ndarray:
+    """Number of items after the left padding of each row."""
+    real = sequences != 0
+    first = np.where(real.any(axis=1), real.argmax(axis=1), sequences.shape[1])
+    return sequences.shape[1] - first
+
+
+def epoch_batches(
+    lengths: np.ndarray,
+    batch_size: int,
+    bucketing: bool,
+    random_state: np.random.RandomState | np.random.Generator,
+) -> list[np.ndarray]:
+    """Row indices of each minibatch of one epoch, in training order.
+
+    Without bucketing, rows are shuffled and cut into consecutive batches.
+    With it, the shuffled rows are sorted by length within pools of
+    ``_BATCHES_PER_POOL`` batches, cut into batches, and the batches shuffled,
+    so that each batch wastes little work on padding.
+    """
+    order = random_state.permutation(len(lengths))
+    if not bucketing:
+        return np.array_split(order, range(batch_size, len(order), batch_size))
+    batches = []
+    pool_size = batch_size * _BATCHES_PER_POOL
+    for start in range(0, len(order), pool_size):
+        pool = order[start : start + pool_size]
+        pool = pool[np.argsort(lengths[pool], kind="stable")]
+        batches.extend(np.array_split(pool, range(batch_size, len(pool), batch_size)))
+    return [batches[index] for index in random_state.permutation(len(batches))]
+
+
+def trim(sequences: torch.Tensor, lengths: np.ndarray) -> torch.Tensor:
+    """Drop the leading columns that are padding in every row."""
+    width = max(int(lengths.max()), 1)
+    return sequences[:, -width:]

@@ -1,0 +1,473 @@
+"""Where the command line's data comes from and how it is split.
+
+The data source (a dataset or a file), the sequence options and the split
+are one :class:`DataOptions`. ``spotlight train`` records them in the model
+file, so that ``evaluate`` and ``recommend`` rebuild the same data and the
+same test users by default; options given on their command line win.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from spotlight.cli import _parsing
+from spotlight.cross_validation import leave_last_out_split, user_based_train_test_split
+from spotlight.evaluation import target_sequences
+from spotlight.exceptions import SpotlightError
+from spotlight.interactions import Interactions, SequenceInteractions
+
+__all__ = [
+    "DATASETS",
+    "DataOptions",
+    "Splits",
+    "add_data_arguments",
+    "load_interactions",
+    "load_titles",
+    "resolve_data_options",
+    "split_sequences",
+]
+
+logger = logging.getLogger(__name__)
+
+DATASETS = (
+    "synthetic",
+    "movielens-100k",
+    "movielens-1m",
+    "movielens-10m",
+    "movielens-20m",
+    "movielens-latest-small",
+)
+"""Names accepted by ``--dataset``."""
+
+_FORMATS = ("csv", "parquet", "movielens-100k", "movielens-1m", "movielens-latest")
+_SPLITS = ("user", "leave-last-out")
+# Item files that sit next to a MovieLens ratings file, for titles.
+_SIBLING_TITLES = {
+    "u.data": "u.item",
+    "ratings.dat": "movies.dat",
+    "ratings.dat.gz": "movies.dat",
+    "ratings.csv": "movies.csv",
+}
+
+
+_SYNTHETIC_OPTIONS = (
+    ("users", _parsing.positive_int, "number of users"),
+    ("items", _parsing.positive_int, "number of item ids, padding 0 included"),
+    ("interactions", _parsing.positive_int, "number of interactions"),
+    (
+        "concentration",
+        _parsing.positive_float,
+        "Dirichlet concentration of the transitions: low is predictable, high "
+        "near-random",
+    ),
+    ("order", _parsing.positive_int, "how many previous items the next depends on"),
+    ("seed", _parsing.non_negative_int, "seed of the generator"),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class DataOptions:
+    """How to build the training and evaluation sequences.
+
+    The defaults give a synthetic demo that trains in seconds and is easy to
+    learn: 1000 users walk a second-order Markov chain over 99 items whose
+    transitions are nearly deterministic (concentration 0.001).
+
+    Parameters
+    ----------
+    dataset : str or None
+        One of :data:`DATASETS`; ``None`` when ``data`` names a file.
+    data : str or None
+        A data file read by :func:`spotlight.io.read_interactions`.
+    format, user_col, item_col, timestamp_col, rating_col, sep, skip_bad_rows
+        Passed to :func:`spotlight.io.read_interactions`.
+    data_home, dataset_path : str or None
+        Cache folder and local copy of a MovieLens release.
+    synthetic_users, synthetic_items, synthetic_interactions : int
+    synthetic_concentration : float
+    synthetic_order, synthetic_seed : int
+        Passed to :func:`spotlight.datasets.synthetic.generate_sequential`.
+    max_sequence_length : int
+    min_sequence_length, step_size : int or None
+        Passed to :meth:`spotlight.interactions.Interactions.to_sequence`.
+    split : {"user", "leave-last-out"}
+    test_fraction : float
+        Fraction of users held out by the user split, half of them for
+        validation and half for testing.
+    split_seed : int
+        Seed of the user split.
+    """
+
+    dataset: str | None = "synthetic"
+    data: str | None = None
+    format: str | None = None
+    user_col: str = "user_id"
+    item_col: str = "item_id"
+    timestamp_col: str = "timestamp"
+    rating_col: str | None = None
+    sep: str | None = None
+    skip_bad_rows: bool = False
+    data_home: str | None = None
+    dataset_path: str | None = None
+    synthetic_users: int = 1000
+    synthetic_items: int = 100
+    synthetic_interactions: int = 50000
+    synthetic_concentration: float = 0.001
+    synthetic_order: int = 2
+    synthetic_seed: int = 42
+    max_sequence_length: int = 50
+    min_sequence_length: int | None = None
+    step_size: int | None = None
+    split: str = "user"
+    test_fraction: float = 0.2
+    split_seed: int = 100
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the options as plain values, for a model's metadata.
+
+        Returns
+        -------
+        dict
+        """
+        return dataclasses.asdict(self)
+
+    def describe(self) -> str:
+        """Return the data source in a few words, such as ``synthetic``.
+
+        Returns
+        -------
+        str
+        """
+        return self.data if self.data is not None else str(self.dataset)
+
+
+class Splits(NamedTuple):
+    """The training, validation and test sequences of one split."""
+
+    train: SequenceInteractions
+    validation: SequenceInteractions
+    test: SequenceInteractions
+
+
+def add_data_arguments(parser: argparse.ArgumentParser, recorded: bool) -> None:
+    """Add the data, sequence and split options to a subcommand's parser.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+    recorded : bool
+        Whether unset options fall back on those recorded in a model file
+        (``evaluate``, ``recommend``) rather than on the defaults (``train``).
+    """
+    defaults = DataOptions() if not recorded else None
+
+    def default(name: str) -> Any:
+        return None if defaults is None else getattr(defaults, name)
+
+    later = " (default: as recorded in the model)" if recorded else ""
+    _add_source_arguments(parser, default, later)
+    _add_synthetic_arguments(parser, default)
+    _add_sequence_arguments(parser, default, later)
+
+
+def _add_source_arguments(parser, default, later: str) -> None:
+    group = parser.add_argument_group("data")
+    source = group.add_mutually_exclusive_group()
+    source.add_argument(
+        "--dataset",
+        choices=DATASETS,
+        default=default("dataset"),
+        help="dataset to use" + later,
+    )
+    source.add_argument(
+        "--data",
+        metavar="FILE",
+        help="a CSV, Parquet or MovieLens ratings file (u.data, ratings.dat[.gz], "
+        "ratings.csv) instead of --dataset" + later,
+    )
+    group.add_argument(
+        "--format",
+        choices=_FORMATS,
+        help="format of --data (default: guessed from the file name)",
+    )
+    for flag, name in (("--user-col", "user_col"), ("--item-col", "item_col")):
+        group.add_argument(flag, default=default(name), help="column of --data")
+    group.add_argument(
+        "--timestamp-col",
+        default=default("timestamp_col"),
+        help="column of --data that orders each user's interactions",
+    )
+    group.add_argument("--rating-col", help="column of ratings in --data, if any")
+    group.add_argument(
+        "--sep", help="field separator of --data (default: guessed from its header)"
+    )
+    group.add_argument(
+        "--skip-bad-rows",
+        action="store_true",
+        default=default("skip_bad_rows"),
+        help="drop malformed rows of --data instead of stopping",
+    )
+    group.add_argument(
+        "--data-home",
+        metavar="DIR",
+        help="cache folder of downloaded MovieLens data (default: "
+        "$SPOTLIGHT_DATA_HOME or ~/.spotlight_data)",
+    )
+    group.add_argument(
+        "--dataset-path",
+        metavar="PATH",
+        help="a local copy of the MovieLens --dataset: its zip file or folder",
+    )
+
+
+def _add_synthetic_arguments(parser, default) -> None:
+    group = parser.add_argument_group("synthetic data (--dataset synthetic)")
+    for name, kind, text in _SYNTHETIC_OPTIONS:
+        group.add_argument(
+            f"--synthetic-{name}",
+            type=kind,
+            default=default(f"synthetic_{name}"),
+            help=text,
+        )
+
+
+def _add_sequence_arguments(parser, default, later: str) -> None:
+    group = parser.add_argument_group("sequences and split")
+    group.add_argument(
+        "--max-sequence-length",
+        type=_parsing.positive_int,
+        default=default("max_sequence_length"),
+        help="length of the sequences the model reads" + later,
+    )
+    group.add_argument(
+        "--min-sequence-length",
+        type=_parsing.positive_int,
+        help="drop sequences with fewer items" + later,
+    )
+    group.add_argument(
+        "--step-size",
+        type=_parsing.positive_int,
+        help="distance between the ends of a user's sequences (default: "
+        "--max-sequence-length, no overlap)",
+    )
+    group.add_argument(
+        "--split",
+        choices=_SPLITS,
+        default=default("split"),
+        help="'user': hold out whole users, half for validation and half for "
+        "testing; 'leave-last-out': hold out each user's last item for testing "
+        "and the one before for validation" + later,
+    )
+    group.add_argument(
+        "--test-fraction",
+        type=_parsing.fraction,
+        default=default("test_fraction"),
+        help="fraction of users held out by the user split",
+    )
+    group.add_argument(
+        "--split-seed",
+        type=_parsing.non_negative_int,
+        default=default("split_seed"),
+        help="seed of the user split",
+    )
+
+
+def resolve_data_options(
+    args: argparse.Namespace, recorded: dict[str, Any] | None = None
+) -> DataOptions:
+    """Combine the command line's options with those recorded in a model.
+
+    An option given on the command line wins, then the recorded one, then
+    the default. ``--data`` and ``--dataset`` replace the recorded source as
+    a whole. Paths are made absolute, so that a model trained in one folder
+    can be evaluated from another.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed options; ``None`` stands for "not given".
+    recorded : dict, optional
+        Options recorded by ``spotlight train`` (:meth:`DataOptions.to_dict`).
+
+    Returns
+    -------
+    DataOptions
+    """
+    recorded = dict(recorded or {})
+    if args.data is not None:
+        recorded["dataset"] = None
+    elif args.dataset is not None:
+        recorded["data"] = None
+    values = {}
+    for field in dataclasses.fields(DataOptions):
+        given = getattr(args, field.name, None)
+        if given is not None:
+            values[field.name] = given
+        elif field.name in recorded:
+            values[field.name] = recorded[field.name]
+    if values.get("data") is not None:
+        values["dataset"] = None
+    for name in ("data", "data_home", "dataset_path"):
+        if values.get(name) is not None:
+            values[name] = str(Path(values[name]).expanduser().absolute())
+    return DataOptions(**values)
+
+
+def load_interactions(options: DataOptions) -> Interactions:
+    """Read, download or generate the interactions the options name.
+
+    Parameters
+    ----------
+    options : DataOptions
+
+    Returns
+    -------
+    Interactions
+    """
+    if options.data is not None:
+        from spotlight.io import read_interactions
+
+        return read_interactions(
+            options.data,
+            format=options.format,
+            user_col=options.user_col,
+            item_col=options.item_col,
+            timestamp_col=options.timestamp_col,
+            rating_col=options.rating_col,
+            sep=options.sep,
+            skip_bad_rows=options.skip_bad_rows,
+        )
+    if options.dataset == "synthetic":
+        from spotlight.datasets.synthetic import generate_sequential
+
+        return generate_sequential(
+            num_users=options.synthetic_users,
+            num_items=options.synthetic_items,
+            num_interactions=options.synthetic_interactions,
+            concentration_parameter=options.synthetic_concentration,
+            order=options.synthetic_order,
+            random_state=options.synthetic_seed,
+        )
+    from spotlight.datasets.movielens import get_movielens_dataset
+
+    return get_movielens_dataset(
+        _movielens_variant(options.dataset),
+        data_home=options.data_home,
+        path=options.dataset_path,
+    )
+
+
+def _movielens_variant(dataset: str) -> str:
+    """The release name of a ``--dataset`` value: movielens-1m gives 1m."""
+    if dataset not in DATASETS[1:]:
+        raise ValueError(
+            f"--dataset must be one of {', '.join(DATASETS)}, got {dataset!r}"
+        )
+    return dataset.removeprefix("movielens-")
+
+
+def split_sequences(interactions: Interactions, options: DataOptions) -> Splits:
+    """Split the interactions and cut each part into sequences.
+
+    The user split follows Spotlight's experiments: one
+    ``numpy.random.RandomState(split_seed)`` holds out ``test_fraction`` of
+    the users, then splits them half and half into test and validation.
+    The leave-last-out split holds out each user's last item (test) and the
+    one before (validation); their rows end with that item, preceded by the
+    user's earlier items.
+
+    Parameters
+    ----------
+    interactions : Interactions
+    options : DataOptions
+
+    Returns
+    -------
+    Splits
+    """
+    length = options.max_sequence_length
+    if options.split == "leave-last-out":
+        train, validation, test = leave_last_out_split(interactions)
+        return Splits(
+            _to_sequence(train, options),
+            target_sequences(train, validation, length),
+            target_sequences([train, validation], test, length),
+        )
+
+    random_state = np.random.RandomState(options.split_seed)
+    train, rest = user_based_train_test_split(
+        interactions, test_percentage=options.test_fraction, random_state=random_state
+    )
+    test, validation = user_based_train_test_split(
+        rest, test_percentage=0.5, random_state=random_state
+    )
+    return Splits(*(_to_sequence(part, options) for part in (train, validation, test)))
+
+
+def _to_sequence(part: Interactions, options: DataOptions) -> SequenceInteractions:
+    return part.to_sequence(
+        max_sequence_length=options.max_sequence_length,
+        min_sequence_length=options.min_sequence_length,
+        step_size=options.step_size,
+    )
+
+
+def load_titles(
+    options: DataOptions, path: str | None = None, format: str | None = None
+) -> dict[Any, str]:
+    """Return item titles: from ``path``, or those of the MovieLens data used.
+
+    Without ``path``, titles come from the MovieLens ``--dataset`` (from the
+    cache or ``--dataset-path``, never downloaded) or from the item file next
+    to a MovieLens ratings file given as ``--data``; when there are none, the
+    result is empty.
+
+    Parameters
+    ----------
+    options : DataOptions
+    path : str, optional
+        An item file read by :func:`spotlight.io.read_item_metadata`.
+    format : str, optional
+        Its format; guessed from its name by default.
+
+    Returns
+    -------
+    dict
+        Title by original item id.
+    """
+    from spotlight.io import read_item_metadata
+
+    if path is not None:
+        return read_item_metadata(path, format=format)
+    try:
+        if options.dataset not in (None, "synthetic"):
+            from spotlight.datasets.movielens import get_movielens_item_titles
+
+            return get_movielens_item_titles(
+                _movielens_variant(options.dataset),
+                data_home=options.data_home,
+                path=options.dataset_path,
+                download=False,
+            )
+        sibling = _sibling_titles(options.data)
+        return read_item_metadata(sibling) if sibling is not None else {}
+    except (OSError, SpotlightError, ValueError) as error:
+        logger.info("no item titles: %s", error)
+        return {}
+
+
+def _sibling_titles(data: str | None) -> Path | None:
+    """The MovieLens item file next to a MovieLens ratings file, if any."""
+    if data is None:
+        return None
+    path = Path(data)
+    sibling = _SIBLING_TITLES.get(path.name)
+    if sibling is None or not (path.parent / sibling).is_file():
+        return None
+    return path.parent / sibling
