@@ -8,7 +8,6 @@ same test users by default; options given on their command line win.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import logging
 from pathlib import Path
@@ -16,7 +15,6 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from spotlight.cli import _parsing
 from spotlight.cross_validation import leave_last_out_split, user_based_train_test_split
 from spotlight.evaluation import target_sequences
 from spotlight.exceptions import SpotlightError
@@ -26,10 +24,8 @@ __all__ = [
     "DATASETS",
     "DataOptions",
     "Splits",
-    "add_data_arguments",
     "load_interactions",
     "load_titles",
-    "resolve_data_options",
     "split_sequences",
 ]
 
@@ -45,8 +41,6 @@ DATASETS = (
 )
 """Names accepted by ``--dataset``."""
 
-_FORMATS = ("csv", "parquet", "movielens-100k", "movielens-1m", "movielens-latest")
-_SPLITS = ("user", "leave-last-out")
 # Item files that sit next to a MovieLens ratings file, for titles.
 _SIBLING_TITLES = {
     "u.data": "u.item",
@@ -54,21 +48,6 @@ _SIBLING_TITLES = {
     "ratings.dat.gz": "movies.dat",
     "ratings.csv": "movies.csv",
 }
-
-
-_SYNTHETIC_OPTIONS = (
-    ("users", _parsing.positive_int, "number of users"),
-    ("items", _parsing.positive_int, "number of item ids, padding 0 included"),
-    ("interactions", _parsing.positive_int, "number of interactions"),
-    (
-        "concentration",
-        _parsing.positive_float,
-        "Dirichlet concentration of the transitions: low is predictable, high "
-        "near-random",
-    ),
-    ("order", _parsing.positive_int, "how many previous items the next depends on"),
-    ("seed", _parsing.non_negative_int, "seed of the generator"),
-)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,6 +107,21 @@ class DataOptions:
     test_fraction: float = 0.2
     split_seed: int = 100
 
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> DataOptions:
+        """Rebuild options written by :meth:`to_dict`, ignoring unknown keys.
+
+        Parameters
+        ----------
+        values : dict
+
+        Returns
+        -------
+        DataOptions
+        """
+        names = {field.name for field in dataclasses.fields(cls)}
+        return cls(**{name: value for name, value in values.items() if name in names})
+
     def to_dict(self) -> dict[str, Any]:
         """Return the options as plain values, for a model's metadata.
 
@@ -148,175 +142,21 @@ class DataOptions:
 
 
 class Splits(NamedTuple):
-    """The training, validation and test sequences of one split."""
+    """The training, validation and test sequences of one split.
+
+    Parameters
+    ----------
+    train : SequenceInteractions
+        Sequences to fit on.
+    validation : SequenceInteractions
+        Sequences to watch during training.
+    test : SequenceInteractions
+        Sequences to report on at the end.
+    """
 
     train: SequenceInteractions
     validation: SequenceInteractions
     test: SequenceInteractions
-
-
-def add_data_arguments(parser: argparse.ArgumentParser, recorded: bool) -> None:
-    """Add the data, sequence and split options to a subcommand's parser.
-
-    Parameters
-    ----------
-    parser : argparse.ArgumentParser
-    recorded : bool
-        Whether unset options fall back on those recorded in a model file
-        (``evaluate``, ``recommend``) rather than on the defaults (``train``).
-    """
-    defaults = DataOptions() if not recorded else None
-
-    def default(name: str) -> Any:
-        return None if defaults is None else getattr(defaults, name)
-
-    later = " (default: as recorded in the model)" if recorded else ""
-    _add_source_arguments(parser, default, later)
-    _add_synthetic_arguments(parser, default)
-    _add_sequence_arguments(parser, default, later)
-
-
-def _add_source_arguments(parser, default, later: str) -> None:
-    group = parser.add_argument_group("data")
-    source = group.add_mutually_exclusive_group()
-    source.add_argument(
-        "--dataset",
-        choices=DATASETS,
-        default=default("dataset"),
-        help="dataset to use" + later,
-    )
-    source.add_argument(
-        "--data",
-        metavar="FILE",
-        help="a CSV, Parquet or MovieLens ratings file (u.data, ratings.dat[.gz], "
-        "ratings.csv) instead of --dataset" + later,
-    )
-    group.add_argument(
-        "--format",
-        choices=_FORMATS,
-        help="format of --data (default: guessed from the file name)",
-    )
-    for flag, name in (("--user-col", "user_col"), ("--item-col", "item_col")):
-        group.add_argument(flag, default=default(name), help="column of --data")
-    group.add_argument(
-        "--timestamp-col",
-        default=default("timestamp_col"),
-        help="column of --data that orders each user's interactions",
-    )
-    group.add_argument("--rating-col", help="column of ratings in --data, if any")
-    group.add_argument(
-        "--sep", help="field separator of --data (default: guessed from its header)"
-    )
-    group.add_argument(
-        "--skip-bad-rows",
-        action="store_true",
-        default=default("skip_bad_rows"),
-        help="drop malformed rows of --data instead of stopping",
-    )
-    group.add_argument(
-        "--data-home",
-        metavar="DIR",
-        help="cache folder of downloaded MovieLens data (default: "
-        "$SPOTLIGHT_DATA_HOME or ~/.spotlight_data)",
-    )
-    group.add_argument(
-        "--dataset-path",
-        metavar="PATH",
-        help="a local copy of the MovieLens --dataset: its zip file or folder",
-    )
-
-
-def _add_synthetic_arguments(parser, default) -> None:
-    group = parser.add_argument_group("synthetic data (--dataset synthetic)")
-    for name, kind, text in _SYNTHETIC_OPTIONS:
-        group.add_argument(
-            f"--synthetic-{name}",
-            type=kind,
-            default=default(f"synthetic_{name}"),
-            help=text,
-        )
-
-
-def _add_sequence_arguments(parser, default, later: str) -> None:
-    group = parser.add_argument_group("sequences and split")
-    group.add_argument(
-        "--max-sequence-length",
-        type=_parsing.positive_int,
-        default=default("max_sequence_length"),
-        help="length of the sequences the model reads" + later,
-    )
-    group.add_argument(
-        "--min-sequence-length",
-        type=_parsing.positive_int,
-        help="drop sequences with fewer items" + later,
-    )
-    group.add_argument(
-        "--step-size",
-        type=_parsing.positive_int,
-        help="distance between the ends of a user's sequences (default: "
-        "--max-sequence-length, no overlap)",
-    )
-    group.add_argument(
-        "--split",
-        choices=_SPLITS,
-        default=default("split"),
-        help="'user': hold out whole users, half for validation and half for "
-        "testing; 'leave-last-out': hold out each user's last item for testing "
-        "and the one before for validation" + later,
-    )
-    group.add_argument(
-        "--test-fraction",
-        type=_parsing.fraction,
-        default=default("test_fraction"),
-        help="fraction of users held out by the user split",
-    )
-    group.add_argument(
-        "--split-seed",
-        type=_parsing.non_negative_int,
-        default=default("split_seed"),
-        help="seed of the user split",
-    )
-
-
-def resolve_data_options(
-    args: argparse.Namespace, recorded: dict[str, Any] | None = None
-) -> DataOptions:
-    """Combine the command line's options with those recorded in a model.
-
-    An option given on the command line wins, then the recorded one, then
-    the default. ``--data`` and ``--dataset`` replace the recorded source as
-    a whole. Paths are made absolute, so that a model trained in one folder
-    can be evaluated from another.
-
-    Parameters
-    ----------
-    args : argparse.Namespace
-        Parsed options; ``None`` stands for "not given".
-    recorded : dict, optional
-        Options recorded by ``spotlight train`` (:meth:`DataOptions.to_dict`).
-
-    Returns
-    -------
-    DataOptions
-    """
-    recorded = dict(recorded or {})
-    if args.data is not None:
-        recorded["dataset"] = None
-    elif args.dataset is not None:
-        recorded["data"] = None
-    values = {}
-    for field in dataclasses.fields(DataOptions):
-        given = getattr(args, field.name, None)
-        if given is not None:
-            values[field.name] = given
-        elif field.name in recorded:
-            values[field.name] = recorded[field.name]
-    if values.get("data") is not None:
-        values["dataset"] = None
-    for name in ("data", "data_home", "dataset_path"):
-        if values.get(name) is not None:
-            values[name] = str(Path(values[name]).expanduser().absolute())
-    return DataOptions(**values)
 
 
 def load_interactions(options: DataOptions) -> Interactions:

@@ -30,8 +30,9 @@ def plot_training_curves(
     losses : sequence of float
         Mean training loss of each epoch.
     validation : sequence of mapping
-        Validation metrics of each epoch, such as ``{"mrr": 0.3, "hr@10":
-        0.5}``; every mapping has the same keys.
+        Validation metrics after each epoch, such as ``{"epoch": 1, "mrr":
+        0.3, "hr@10": 0.5}``; every mapping has the same keys, and
+        ``"epoch"`` (counted from 1) is optional.
 
     Raises
     ------
@@ -52,10 +53,11 @@ def plot_training_curves(
     loss_axes.plot(epochs, losses, marker="o")
     loss_axes.set(title="training loss", xlabel="epoch", ylabel="mean loss")
 
-    names = list(validation[0]) if validation else []
+    names = [name for name in (validation[0] if validation else {}) if name != "epoch"]
+    validated = [metrics.get("epoch", at) for at, metrics in enumerate(validation, 1)]
     for name in names:
         values = [metrics[name] for metrics in validation]
-        metric_axes.plot(range(1, len(values) + 1), values, marker="o", label=name)
+        metric_axes.plot(validated, values, marker="o", label=name)
     metric_axes.set(title="validation", xlabel="epoch", ylim=(0, 1))
     if names:
         metric_axes.legend()
