@@ -43,6 +43,11 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
     )
     try:
+        # mkstemp creates the file readable by its owner only; give it the
+        # permissions an ordinary new file gets.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
         with os.fdopen(handle, "wb") as file:
             file.write(data)
             file.flush()
@@ -141,6 +146,8 @@ def _load(path: Path, data: bytes, problem: str) -> Any:
         return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for bad archives
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        if "Weights only load failed" in reason:
+            reason = "it holds pickled objects, which are not loaded for safety"
         raise ModelFileError(
             f"cannot read {str(path)!r}: {problem} ({reason[:200]})"
         ) from error

@@ -377,7 +377,9 @@ class ImplicitSequenceModel:
         -----
         Ctrl-C stops training at the end of the current batch with a warning;
         the model keeps what it learned and :attr:`interrupted_` is set. A
-        second Ctrl-C interrupts at once.
+        partial epoch is not counted in :attr:`epochs_completed_` nor written
+        to the checkpoint, so the checkpoint still resumes exactly. A second
+        Ctrl-C interrupts at once.
         """
         interactions = _check_training_data(interactions)
         epochs = check_int("epochs", epochs, minimum=1, allow_none=True) or self._n_iter
@@ -396,19 +398,32 @@ class ImplicitSequenceModel:
         with _training.DeferredInterrupt() as interrupt:
             for _ in range(epochs):
                 started = time.perf_counter()
-                loss = self._fit_epoch(sequences, lengths, verbose, interrupt)
+                loss, complete = self._fit_epoch(sequences, lengths, verbose, interrupt)
                 elapsed = time.perf_counter() - started
-                self._finish_epoch(loss, elapsed, verbose, callback, checkpoint_path)
-                if interrupt.requested:
-                    self.interrupted_ = True
-                    logger.warning(
-                        "training interrupted after %d batches of epoch %d; the "
-                        "model keeps the parameters learned so far",
-                        interrupt.batches_in_epoch,
-                        self.epochs_completed_ - 1,
+                if complete:
+                    self._finish_epoch(
+                        loss, elapsed, verbose, callback, checkpoint_path
                     )
+                if interrupt.requested:
+                    self._stop_interrupted(interrupt.batches_in_epoch, complete)
                     break
         return self
+
+    def _stop_interrupted(self, batches: int, complete: bool) -> None:
+        """Record and report a stop on Ctrl-C."""
+        self.interrupted_ = True
+        if complete:
+            logger.warning(
+                "training interrupted after epoch %d", self.epochs_completed_ - 1
+            )
+            return
+        logger.warning(
+            "training interrupted after %d batches of epoch %d; the model keeps "
+            "the parameters learned so far, but that epoch is not counted as "
+            "completed nor written to the checkpoint",
+            batches,
+            self.epochs_completed_,
+        )
 
     def _fit_epoch(
         self,
@@ -416,8 +431,12 @@ class ImplicitSequenceModel:
         lengths: np.ndarray,
         verbose: bool,
         interrupt: _training.DeferredInterrupt,
-    ) -> float:
-        """Train one epoch over shuffled minibatches; return the mean loss."""
+    ) -> tuple[float, bool]:
+        """Train one epoch over shuffled minibatches.
+
+        Returns the mean loss and whether every batch ran (False when Ctrl-C
+        stopped the epoch early).
+        """
         snapshot = self._snapshot()
         batches_of_rows = _training.epoch_batches(
             lengths, self._batch_size, self._length_bucketing, self._random_state
@@ -452,7 +471,7 @@ class ImplicitSequenceModel:
         if not math.isfinite(mean) or mean == 0.0:
             self._restore(snapshot)
             raise _divergence(mean, epoch, self._learning_rate)
-        return mean
+        return mean, batches == len(batches_of_rows)
 
     def _finish_epoch(
         self,
