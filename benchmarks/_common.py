@@ -14,7 +14,12 @@ from typing import Any
 
 import torch
 
-DATA = Path(os.environ.get("SPOTLIGHT_BENCHMARK_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DATA = Path(
+    os.environ.get(
+        "SPOTLIGHT_BENCHMARK_DATA",
+        Path(__file__).resolve().parents[2] / "shared" / "data",
+    )
+)
 
 
 def require_data(folder: str) -> Path:
@@ -56,7 +61,15 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """Print a Markdown table."""
     cells = [[str(cell) for cell in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
-    print("| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths)) + " |")
+    print(
+        "| "
+        + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+        + " |"
+    )
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for row in cells:
-        print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |")
+        print(
+            "| "
+            + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True))
+            + " |"
+        )

@@ -27,7 +27,7 @@ def loop_to_sequence(interactions, max_sequence_length, min_sequence_length, ste
     users, items = interactions.user_ids[order], interactions.item_ids[order]
     rows = []
     starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
-    for start, end in zip(starts, np.r_[starts[1:], len(users)]):
+    for start, end in zip(starts, np.r_[starts[1:], len(users)], strict=True):
         history = items[start:end]
         for window_end in range(len(history), 0, -step_size):
             window = history[max(window_end - max_sequence_length, 0) : window_end]
@@ -45,12 +45,20 @@ def main() -> None:
     table = []
     for settings in SETTINGS:
         rows = interactions.to_sequence(**settings)
-        assert np.array_equal(rows.sequences, loop_to_sequence(interactions, **settings))
-        fast = median_time(lambda: interactions.to_sequence(**settings))
-        loop = median_time(lambda: loop_to_sequence(interactions, **settings), 3)
+        assert np.array_equal(
+            rows.sequences, loop_to_sequence(interactions, **settings)
+        )
+        fast = median_time(lambda s=settings: interactions.to_sequence(**s))
+        loop = median_time(lambda s=settings: loop_to_sequence(interactions, **s), 3)
         described = ", ".join(f"{k}={v}" for k, v in settings.items())
         table.append(
-            [described, f"{len(rows):,}", f"{fast:.3f}", f"{loop:.3f}", f"{loop / fast:.0f}x"]
+            [
+                described,
+                f"{len(rows):,}",
+                f"{fast:.3f}",
+                f"{loop:.3f}",
+                f"{loop / fast:.0f}x",
+            ]
         )
     print_table(
         ["settings", "rows", "vectorised (s)", "Python loop (s)", "speed-up"], table
