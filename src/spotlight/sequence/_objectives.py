@@ -15,6 +15,7 @@ spent on them. How negatives are drawn depends on the loss:
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from spotlight import losses
 from spotlight.interactions import PADDING_IDX
@@ -42,11 +43,16 @@ LOSSES = (
 """Names of the losses :class:`Objective` knows."""
 
 
-class Objective:
-    """Compute the loss of a batch of sequences for a network.
+class Objective(nn.Module):
+    """The loss of a batch of sequences for a network, as a module.
+
+    Being a module whose ``forward`` runs the network, it can be wrapped in
+    :class:`~torch.nn.parallel.DistributedDataParallel` or compiled whole.
 
     Parameters
     ----------
+    network : SequenceNet
+        The network to train; registered as a submodule.
     loss : str
         One of :data:`LOSSES`.
     num_items : int
@@ -60,6 +66,7 @@ class Objective:
 
     def __init__(
         self,
+        network: SequenceNet,
         loss: str,
         num_items: int,
         num_negative_samples: int,
@@ -67,6 +74,8 @@ class Objective:
         exclude_positive: bool,
         gbce_calibration: float,
     ) -> None:
+        super().__init__()
+        self.network = network
         self.loss = loss
         self.num_items = num_items
         self.num_negative_samples = num_negative_samples
@@ -74,12 +83,11 @@ class Objective:
         self.exclude_positive = exclude_positive
         self.beta = losses.gbce_beta(num_negative_samples, num_items, gbce_calibration)
 
-    def __call__(self, net: SequenceNet, sequences: torch.Tensor) -> torch.Tensor:
+    def forward(self, sequences: torch.Tensor) -> torch.Tensor:
         """Return the mean loss over the real positions of ``sequences``.
 
         Parameters
         ----------
-        net : SequenceNet
         sequences : torch.Tensor of int64, shape (batch, length)
 
         Returns
@@ -87,6 +95,7 @@ class Objective:
         torch.Tensor
             Scalar loss.
         """
+        net = self.network
         representations = net.representations(sequences)[:, :-1]  # (batch, len, R)
         mask = sequences != PADDING_IDX
         targets = sequences[mask]  # (positions,)

@@ -297,6 +297,7 @@ class ImplicitSequenceModel:
         self._net = network
         self._optimizer = self._build_optimizer()
         self._objective = Objective(
+            self._net,
             self._loss,
             self._num_items,
             self._num_negative_samples,
@@ -452,7 +453,7 @@ class ImplicitSequenceModel:
                 if self._length_bucketing:
                     batch = _training.trim(batch, lengths[rows])
                 batch = batch.to(self._device, non_blocking=True)
-                loss = self._objective(self._net, batch)
+                loss = self._objective(batch)
                 value = loss.item()
                 if not math.isfinite(value):
                     self._restore(snapshot)
@@ -812,6 +813,7 @@ class ImplicitSequenceModel:
         else:
             sampler = UniformSampler(self._num_items)
         self._objective = Objective(
+            self._net,
             self._loss,
             self._num_items,
             self._num_negative_samples,
