@@ -64,7 +64,6 @@ def _scored_batches(
         scores = np.atleast_2d(model.predict(context)).astype(np.float64)
         if exclude_preceding:
             np.put_along_axis(scores, context.astype(np.int64), -np.inf, axis=1)
-        scores[:, PADDING_IDX] = -np.inf
         yield scores, target_items
 
 
@@ -92,8 +91,9 @@ def sequence_target_ranks(
     ranks = []
     for scores, targets in _scored_batches(model, sequences, 1, exclude_preceding):
         target_scores = np.take_along_axis(scores, targets.astype(np.int64), axis=1)
-        above = (scores > target_scores).sum(axis=1)
-        tied = (scores == target_scores).sum(axis=1) - 1
+        real_items = scores[:, PADDING_IDX + 1 :]
+        above = (real_items > target_scores).sum(axis=1)
+        tied = (real_items == target_scores).sum(axis=1) - 1
         ranks.append(1.0 + above + tied / 2.0)
     return np.concatenate(ranks)
 
@@ -234,7 +234,8 @@ def sequence_precision_recall_score(
     sequences = _check_test(test, targets=k)
     precision, recall = [], []
     for scores, targets in _scored_batches(model, sequences, k, exclude_preceding):
-        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        real_items = scores[:, PADDING_IDX + 1 :]
+        top = np.argpartition(-real_items, k - 1, axis=1)[:, :k] + PADDING_IDX + 1
         real_targets = np.where(targets == PADDING_IDX, -1, targets)
         hits = (top[:, :, None] == real_targets[:, None, :]).any(axis=2).sum(axis=1)
         precision.append(hits / k)

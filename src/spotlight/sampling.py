@@ -135,7 +135,8 @@ class UniformSampler(NegativeSampler):
 
 
 class PopularitySampler(NegativeSampler):
-    """Draw items in proportion to their training count raised to ``alpha``.
+    """Draw items in proportion to ``(count + 1) ** alpha``: their training
+    count, plus one so that no item is never drawn, raised to ``alpha``.
 
     Parameters
     ----------

@@ -3,12 +3,17 @@
 Each epoch is followed by the validation metrics (and a checkpoint, when
 asked); the end of training by the test metrics. The model file records the
 data, sequence and split options, which ``evaluate`` and ``recommend`` reuse.
+
+Launched by ``torchrun`` (``torchrun --nproc_per_node=2 -m spotlight train
+...``), every process trains its part of each minibatch (see
+:mod:`spotlight.distributed`); only rank 0 prints, evaluates and writes files.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import sys
 import time
 from pathlib import Path
@@ -319,15 +324,24 @@ def run(args: argparse.Namespace) -> int:
     int
         The exit code: 0, or 130 when training was interrupted by Ctrl-C.
     """
+    from spotlight import distributed
+
     _check_plot_path(args.plot)
-    session = _resume(args) if args.resume is not None else _start(args)
+    main_process = _join_distributed_run(args)
+    try:
+        session = _resume(args) if args.resume is not None else _start(args)
+        interactions = load_interactions(session.options)
+        splits = split_sequences(interactions, session.options)
+        if main_process and not args.quiet:
+            print(_describe(session.options, interactions, splits))
+        interrupted = _train(session, splits, args, main_process)
+    finally:
+        # The processes need each other no more: rank 0 alone goes on.
+        distributed.shutdown()
 
-    interactions = load_interactions(session.options)
-    splits = split_sequences(interactions, session.options)
-    if not args.quiet:
-        print(_describe(session.options, interactions, splits))
-
-    if _train(session, splits, args):
+    if not main_process:
+        return 130 if interrupted else 0
+    if interrupted:
         return _save_interrupted(session, args)
 
     if args.output is not None:
@@ -347,6 +361,24 @@ def run(args: argparse.Namespace) -> int:
     print(f"test metrics ({len(splits.test)} sequences):")
     print(format_metrics(metrics, "test"))
     return 0
+
+
+def _join_distributed_run(args: argparse.Namespace) -> bool:
+    """Join the run of ``torchrun`` if launched by it; return whether rank 0.
+
+    The other processes log errors only.
+    """
+    from spotlight import distributed
+
+    if args.resume is not None:
+        device = "cpu"
+    else:
+        device = args.device or ("cuda" if args.use_cuda else "cpu")
+    distributed.initialize(device)
+    if distributed.is_main_process():
+        return True
+    logging.getLogger("spotlight").setLevel(logging.ERROR)
+    return False
 
 
 def _check_plot_path(plot: str | None) -> None:
@@ -393,11 +425,13 @@ def _describe(options: DataOptions, interactions: Any, splits: Splits) -> str:
     )
 
 
-def _train(session: _Session, splits: Splits, args: argparse.Namespace) -> bool:
+def _train(
+    session: _Session, splits: Splits, args: argparse.Namespace, main_process: bool
+) -> bool:
     """Train the remaining epochs, one at a time; return whether interrupted.
 
-    Each epoch is followed by the validation metrics and, when asked, a
-    checkpoint that resumes exactly where the epoch ended.
+    Each epoch is followed, on the main process, by the validation metrics
+    and, when asked, a checkpoint that resumes exactly where the epoch ended.
     """
     model = session.model
     try:
@@ -406,6 +440,8 @@ def _train(session: _Session, splits: Splits, args: argparse.Namespace) -> bool:
             model.fit(splits.train, verbose=not args.quiet, epochs=1)
             if model.interrupted_:
                 return True
+            if not main_process:
+                continue
 
             metrics = _validation_metrics(model, splits, session.k)
             session.history.append({"epoch": model.epochs_completed_, **metrics})

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from spotlight import __version__
+from spotlight import __version__, distributed
 from spotlight._optim import SparseDenseAdam, split_sparse_parameters
 from spotlight._validation import (
     _show,
@@ -43,6 +43,7 @@ from spotlight.serialization import read_state, write_state
 __all__ = ["ImplicitSequenceModel"]
 
 logger = logging.getLogger(__name__)
+logger.addFilter(distributed.MainProcessFilter())
 
 # Sequences scored at once by predict and recommend, to bound memory.
 _PREDICT_BATCH = 1024
@@ -358,10 +359,12 @@ class ImplicitSequenceModel:
         callback : callable, optional
             Called after every epoch as ``callback(epoch, elapsed, loss)``,
             with the epoch's number (from 0, over all calls), the seconds it
-            took and its mean loss.
+            took and its mean loss. In distributed training it runs in every
+            process, with the loss averaged over the processes.
         checkpoint_path : str or pathlib.Path, optional
             Write a checkpoint (parameters, optimizer and random state) there,
-            atomically, after every epoch; :meth:`load` resumes from it.
+            atomically, after every epoch; :meth:`load` resumes from it. In
+            distributed training only rank 0 writes it.
 
         Returns
         -------
@@ -373,6 +376,9 @@ class ImplicitSequenceModel:
         DivergenceError
             If the loss becomes NaN, infinite or zero. The parameters of the
             start of that epoch are restored.
+        PeerFailureError
+            In distributed training, when another process failed or did not
+            answer within the timeout.
 
         Notes
         -----
@@ -381,34 +387,62 @@ class ImplicitSequenceModel:
         partial epoch is not counted in :attr:`epochs_completed_` nor written
         to the checkpoint, so the checkpoint still resumes exactly. A second
         Ctrl-C interrupts at once.
+
+        Launched by ``torchrun`` (the variables ``RANK``, ``WORLD_SIZE``, ...
+        set), the processes train data-parallel (see
+        :mod:`spotlight.distributed`): every global minibatch of
+        ``world_size * batch_size`` sequences is cut into one contiguous part
+        per process, gradients are averaged, and every process ends with the
+        same parameters. Only rank 0 logs, shows progress and writes the
+        checkpoint.
         """
         interactions = _check_training_data(interactions)
         epochs = check_int("epochs", epochs, minimum=1, allow_none=True) or self._n_iter
-        if not self._initialized:
-            self._initialize(interactions)
-        elif interactions.num_items > self._num_items:
-            raise ValueError(
-                f"the data has {interactions.num_items} items but the model was "
-                f"fitted with {self._num_items}; build a new model to train on "
-                "a larger catalogue"
-            )
+        with distributed.training_group(self._device) as group:
+            # Every process starts from the same data and random state.
+            group.check_same_data(interactions.sequences)
+            self._random_state = group.broadcast(self._random_state)
+            if not self._initialized:
+                self._initialize(interactions)
+            elif interactions.num_items > self._num_items:
+                raise ValueError(
+                    f"the data has {interactions.num_items} items but the model was "
+                    f"fitted with {self._num_items}; build a new model to train on "
+                    "a larger catalogue"
+                )
+            self._train(interactions, epochs, group, verbose, callback, checkpoint_path)
+        return self
 
+    def _train(
+        self,
+        interactions: SequenceInteractions,
+        epochs: int,
+        group: distributed.TrainingGroup,
+        verbose: bool,
+        callback: Callable[[int, float, float], Any] | None,
+        checkpoint_path: str | Path | None,
+    ) -> None:
+        """Run the epochs of one call of :meth:`fit`, stopping on Ctrl-C."""
+        objective = group.wrap(self._objective)
         sequences = torch.from_numpy(interactions.sequences.astype(np.int64))
         lengths = _training.real_lengths(interactions.sequences)
+        verbose = verbose and group.is_main
+        checkpoint_path = checkpoint_path if group.is_main else None
         self.interrupted_ = False
         with _training.DeferredInterrupt() as interrupt:
             for _ in range(epochs):
                 started = time.perf_counter()
-                loss, complete = self._fit_epoch(sequences, lengths, verbose, interrupt)
+                loss, complete = self._fit_epoch(
+                    objective, group, sequences, lengths, verbose, interrupt
+                )
                 elapsed = time.perf_counter() - started
                 if complete:
                     self._finish_epoch(
                         loss, elapsed, verbose, callback, checkpoint_path
                     )
-                if interrupt.requested:
+                if group.any(interrupt.requested):
                     self._stop_interrupted(interrupt.batches_in_epoch, complete)
                     break
-        return self
 
     def _stop_interrupted(self, batches: int, complete: bool) -> None:
         """Record and report a stop on Ctrl-C."""
@@ -428,6 +462,8 @@ class ImplicitSequenceModel:
 
     def _fit_epoch(
         self,
+        objective: nn.Module,
+        group: distributed.TrainingGroup,
         sequences: torch.Tensor,
         lengths: np.ndarray,
         verbose: bool,
@@ -436,13 +472,20 @@ class ImplicitSequenceModel:
         """Train one epoch over shuffled minibatches.
 
         Returns the mean loss and whether every batch ran (False when Ctrl-C
-        stopped the epoch early).
+        stopped the epoch early). In distributed training the batches are
+        those of one process with ``world_size * batch_size`` sequences, each
+        cut into one part per process; the shuffle is shared, the negatives
+        and dropout are each process's own.
         """
         snapshot = self._snapshot()
-        batches_of_rows = _training.epoch_batches(
-            lengths, self._batch_size, self._length_bucketing, self._random_state
+        global_batches = _training.epoch_batches(
+            lengths,
+            self._batch_size * group.world_size,
+            self._length_bucketing,
+            self._random_state,
         )
-        seed = draw_seed(self._random_state)
+        batches_of_rows = group.shard(global_batches)
+        seed = group.process_seed(draw_seed(self._random_state))
         epoch = self.epochs_completed_
         total, batches = 0.0, 0
         self._net.train()
@@ -453,20 +496,23 @@ class ImplicitSequenceModel:
                 if self._length_bucketing:
                     batch = _training.trim(batch, lengths[rows])
                 batch = batch.to(self._device, non_blocking=True)
-                loss = self._objective(batch)
-                value = loss.item()
-                if not math.isfinite(value):
-                    self._restore(snapshot)
-                    raise _divergence(value, epoch, self._learning_rate)
-
+                loss = objective(batch)
                 self._optimizer.zero_grad()
                 loss.backward()
                 self._optimizer.step()
 
+                # The batch's loss over all processes, checked after the step
+                # (the restore of the epoch's start undoes it) so that every
+                # process takes the same decision.
+                value, stop = group.agree(loss, interrupt.requested)
+                if not math.isfinite(value):
+                    self._restore(snapshot)
+                    raise _divergence(value, epoch, self._learning_rate)
+
                 total, batches = total + value, batches + 1
                 progress.update(value)
                 interrupt.batches_in_epoch = batches
-                if interrupt.requested:
+                if stop:
                     break
         mean = total / max(batches, 1)
         if not math.isfinite(mean) or mean == 0.0:
@@ -545,8 +591,8 @@ class ImplicitSequenceModel:
         Returns
         -------
         numpy.ndarray of float32
-            ``(num_candidates,)`` for one sequence, ``(num_sequences,
-            num_candidates)`` for a batch.
+            ``(num_candidates,)`` for one sequence (1-D, or a single row),
+            ``(num_sequences, num_candidates)`` for a batch of several.
 
         Raises
         ------
@@ -562,7 +608,7 @@ class ImplicitSequenceModel:
         result = np.empty((len(sequences), num_candidates), dtype=np.float32)
         for rows, _, scores in self._score_batches(sequences, items):
             result[rows] = scores.float().cpu().numpy()
-        if single and len(sequences) == 1:
+        if single:
             return result[0]
         return result
 
@@ -583,12 +629,12 @@ class ImplicitSequenceModel:
         Returns
         -------
         item_ids : numpy.ndarray of int64
-            ``(k,)`` for one sequence, ``(num_sequences, k)`` for a batch,
-            best first. Internal ids; ``id_mapping_.decode_items`` turns them
-            into original ids.
+            ``(k,)`` for one sequence (1-D or one row), ``(num_sequences, k)``
+            for a batch, best first. Internal ids; ``id_mapping_.decode_items``
+            turns them into original ids. Where fewer than ``k`` items remain
+            after exclusion, the last entries are ``-1``.
         scores : numpy.ndarray of float32
-            Their scores, same shape. Where fewer than ``k`` items remain
-            after exclusion, the last entries have score ``-inf``.
+            Their scores, same shape; ``-inf`` where the id is ``-1``.
         """
         self._check_fitted()
         sequences, single = self._check_sequences(sequences)
@@ -601,6 +647,7 @@ class ImplicitSequenceModel:
             if exclude_seen:
                 chunk_scores.scatter_(1, chunk.long(), -math.inf)
             values, indices = chunk_scores.topk(k, dim=1)
+            indices[values == -math.inf] = -1
             items[rows] = indices.cpu().numpy()
             scores[rows] = values.cpu().numpy()
         if single:
@@ -620,7 +667,7 @@ class ImplicitSequenceModel:
                 f"sequences must be a rectangular array of item ids, got "
                 f"{_show(sequences)}"
             ) from error
-        single = array.ndim == 1
+        single = array.ndim == 1 or (array.ndim == 2 and len(array) == 1)
         if array.ndim not in (1, 2) or array.size == 0:
             raise ValueError(
                 "sequences must be a non-empty 1-D sequence or 2-D batch of item "
@@ -880,10 +927,17 @@ def _check_item_array(name: str, array: np.ndarray, num_items: int) -> np.ndarra
 
 
 def _divergence(value: float, epoch: int, learning_rate: float) -> DivergenceError:
+    if value == 0.0:
+        problem = (
+            "the mean loss became exactly 0, a degenerate loss that usually "
+            "means the model collapsed or the data are trivial"
+        )
+    else:
+        problem = f"the loss became {value}"
     return DivergenceError(
-        f"training diverged in epoch {epoch}: the loss became {value}. The "
-        "parameters of the start of that epoch were restored. Try a lower "
-        f"learning_rate (now {learning_rate}), a larger batch_size or some l2"
+        f"training diverged in epoch {epoch}: {problem}. The parameters of the "
+        "start of that epoch were restored. Try a lower learning_rate (now "
+        f"{learning_rate}), a larger batch_size or some l2"
     )
 
 
