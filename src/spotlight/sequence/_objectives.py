@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from spotlight import losses
+from spotlight._fused import linear_cross_entropy
 from spotlight.interactions import PADDING_IDX
 from spotlight.sampling import NegativeSampler
 from spotlight.sequence.representations import SequenceNet
@@ -170,6 +171,10 @@ class Objective(nn.Module):
         self, net: SequenceNet, steps: torch.Tensor, targets: torch.Tensor
     ) -> torch.Tensor:
         """Cross-entropy over every real item (column ``j`` is item ``j + 1``)."""
+        output = getattr(net, "output_embeddings", lambda: None)()
+        if output is not None:
+            embeddings, biases = output
+            return linear_cross_entropy(steps, embeddings[1:], biases[1:], targets - 1)
         items = torch.arange(1, self.num_items, device=targets.device)
         logits = net.score_shared(steps, items)
         return losses.softmax_loss(logits, targets - 1, padding_column=False)

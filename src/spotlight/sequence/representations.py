@@ -154,6 +154,18 @@ class SequenceNet(nn.Module):
         device = self.item_biases.weight.device
         return layer(torch.arange(self.num_items, device=device))
 
+    def output_embeddings(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The item embeddings and biases that scores are dot products with.
+
+        Returns
+        -------
+        (embeddings, biases) : tuple of torch.Tensor or None
+            Shapes ``(num_items, dim)`` and ``(num_items,)``, when a score is
+            ``representation @ embedding + bias``; ``None`` for networks that
+            score otherwise, such as :class:`MixtureLSTMNet`.
+        """
+        return self.all_item_embeddings(), self.item_biases.weight.squeeze(-1)
+
     def score(self, representations: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """Score items against the representation they are aligned with.
 
@@ -240,11 +252,16 @@ class SequenceNet(nn.Module):
         user_representations : torch.Tensor of shape (batch, representation_dim, *)
             As returned by :meth:`user_representation`.
         targets : torch.Tensor of int64, shape (batch, *)
+            Also ``(batch, 1)`` with representations ``(batch, dim)``, as
+            Spotlight's ``predict`` passes them.
 
         Returns
         -------
         torch.Tensor of shape (batch, *)
         """
+        if targets.dim() == user_representations.dim() and targets.shape[-1] == 1:
+            # Spotlight's predict passes (batch, dim) with (batch, 1) targets.
+            targets = targets.squeeze(-1)
         representations = user_representations.movedim(1, -1)
         return self.score(representations, targets.unsqueeze(-1)).squeeze(-1)
 
@@ -553,6 +570,10 @@ class MixtureLSTMNet(_RecurrentNet):
 
     def representations(self, sequences: torch.Tensor) -> torch.Tensor:
         return self.projection(self._run(sequences))
+
+    def output_embeddings(self) -> None:
+        """``None``: a mixture's score is not one dot product."""
+        return None
 
     def _mix(self, representations: torch.Tensor, dots_with: Any) -> torch.Tensor:
         """Score with tastes and attention: ``dots_with(vectors)`` gives the
