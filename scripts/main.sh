@@ -10,5 +10,5 @@ mkdir -p "$out"
   --n-iter 10 --max-sequence-length 10 --random-state 42 \
   --output "$out/model.pt" --plot "$out/curves.png"
 .venv/bin/spotlight evaluate "$out/model.pt" --dataset synthetic \
-  --max-sequence-length 10 --json "$out/metrics.json"
+  --max-sequence-length 10 -k 5 --json "$out/metrics.json"
 .venv/bin/spotlight recommend "$out/model.pt" --items 7 52 32 -k 5

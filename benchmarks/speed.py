@@ -1,0 +1,411 @@
+"""Training, evaluation and recommendation speed, and how they scale.
+
+Usage::
+
+    python benchmarks/speed.py              # everything (about 25 minutes here)
+    python benchmarks/speed.py --part train # one part: matmul, train, evaluate,
+                                            # recommend, transformer, scale
+
+Data: MovieLens-1M sequences of Spotlight's protocol (user split with
+``RandomState(100)``, ``to_sequence(200, 20, 200)``), at Spotlight's default
+settings (``embedding_dim=32``, ``batch_size=256``; adaptive hinge with 5
+negatives, and BPR). Each measurement runs in a fresh process, so that its
+peak memory is its own; times are medians of repeats. Figures are noisy on a
+shared machine: compare the variants measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from _common import machine, median_time, peak_memory_mb, print_table, require_data
+from spotlight.cross_validation import user_based_train_test_split
+from spotlight.datasets.movielens import get_movielens_dataset
+from spotlight.evaluation import sequence_mrr_score
+from spotlight.interactions import Interactions
+from spotlight.sequence import _training
+from spotlight.sequence.implicit import ImplicitSequenceModel
+
+REPRESENTATIONS = ["pooling", "cnn", "lstm", "mixture", "gru", "transformer"]
+SPOTLIGHT_DEFAULTS = {"embedding_dim": 32, "batch_size": 256}
+RECOMMENDED = {
+    "representation": "transformer",
+    "loss": "softmax",
+    "embedding_dim": 64,
+    "batch_size": 64,
+    "representation_kwargs": {"num_layers": 2, "num_heads": 1, "dropout": 0.2},
+    "length_bucketing": True,
+}
+
+
+def spotlight_sequences() -> dict[str, Any]:
+    log = get_movielens_dataset("1M", path=require_data("ml-1m"))
+    random_state = np.random.RandomState(100)
+    train, rest = user_based_train_test_split(log, random_state=random_state)
+    test, _ = user_based_train_test_split(
+        rest, test_percentage=0.5, random_state=random_state
+    )
+    rows = {"max_sequence_length": 200, "min_sequence_length": 20, "step_size": 200}
+    return {
+        "log": log,
+        "train": train.to_sequence(**rows),
+        "test": test.to_sequence(**rows),
+    }
+
+
+def matmul_rate() -> float:
+    """Dense float32 matrix-multiply rate of this machine, GFLOP/s."""
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    seconds = median_time(lambda: a @ b, repeats=9)
+    return 2 * 2048**3 / seconds / 1e9
+
+
+def train_speed(representation: str, loss: str, bucketing: bool) -> dict[str, Any]:
+    """Sequences per second of one epoch after a warm-up epoch."""
+    data = spotlight_sequences()
+    model = ImplicitSequenceModel(
+        representation=representation,
+        loss=loss,
+        n_iter=1,
+        random_state=0,
+        length_bucketing=bucketing,
+        **SPOTLIGHT_DEFAULTS,
+    )
+    model.fit(data["train"])  # warm-up
+    seconds = median_time(lambda: model.fit(data["train"]), repeats=2)
+    return {
+        "sequences_per_second": len(data["train"]) / seconds,
+        "epoch_seconds": seconds,
+        "peak_memory_mb": peak_memory_mb(),
+    }
+
+
+def per_row_mrr(model: ImplicitSequenceModel, test) -> np.ndarray:
+    """The straightforward evaluation: one ``predict`` call per test row."""
+    from scipy.stats import rankdata
+
+    reciprocal_ranks = []
+    for row in test.sequences:
+        scores = -model.predict(row[:-1])[1:]  # rank real items only
+        reciprocal_ranks.append(1.0 / rankdata(scores)[row[-1] - 1])
+    return np.array(reciprocal_ranks)
+
+
+def evaluate_speed(representation: str) -> dict[str, Any]:
+    data = spotlight_sequences()
+    model = ImplicitSequenceModel(
+        representation=representation, n_iter=1, random_state=0, **SPOTLIGHT_DEFAULTS
+    )
+    model.fit(data["train"])
+    test = data["test"]
+    batched = sequence_mrr_score(model, test)
+    batched_seconds = median_time(lambda: sequence_mrr_score(model, test), 3)
+    started = time.perf_counter()
+    reference = per_row_mrr(model, test)
+    reference_seconds = time.perf_counter() - started
+    return {
+        "rows": len(test),
+        "batched_rows_per_second": len(test) / batched_seconds,
+        "per_row_rows_per_second": len(test) / reference_seconds,
+        "largest_difference": float(np.abs(batched - reference).max()),
+    }
+
+
+def recommend_speed(representation: str) -> dict[str, Any]:
+    data = spotlight_sequences()
+    model = ImplicitSequenceModel(
+        representation=representation, n_iter=1, random_state=0, **SPOTLIGHT_DEFAULTS
+    )
+    model.fit(data["train"])
+    one = data["test"].sequences[0]
+    latencies = []
+    for _ in range(300):
+        started = time.perf_counter()
+        model.recommend(one, k=10)
+        latencies.append(time.perf_counter() - started)
+    latencies = latencies[50:]  # warm-up
+    batch = data["test"].sequences[:1000]
+    batch_seconds = median_time(lambda: model.recommend(batch, k=10), 5)
+    latest = latest_sequences(data["log"])
+    all_users_seconds = median_time(lambda: model.recommend(latest, k=10), 3)
+    return {
+        "median_ms": 1000 * statistics.median(latencies),
+        "p99_ms": 1000 * float(np.percentile(latencies, 99)),
+        "batch_1000_per_second": 1000 / batch_seconds,
+        "all_users": len(latest),
+        "all_users_seconds": all_users_seconds,
+    }
+
+
+def latest_sequences(log: Interactions) -> np.ndarray:
+    """The most recent 200 items of every user, one row per user."""
+    rows = log.to_sequence(max_sequence_length=200)
+    first_row = np.flatnonzero(np.r_[True, rows.user_ids[1:] != rows.user_ids[:-1]])
+    return rows.sequences[first_row]
+
+
+def transformer_flops(settings: dict[str, Any]) -> dict[str, Any]:
+    """Achieved FLOP rate of transformer training against the matmul rate."""
+    data = spotlight_sequences()
+    model = ImplicitSequenceModel(n_iter=1, random_state=0, **settings)
+    model.fit(data["train"])  # warm-up, builds the network
+    counter = FlopCounterMode(display=False)
+    with counter:
+        _one_epoch_of_steps(model, data["train"])
+    seconds = median_time(lambda: model.fit(data["train"]), repeats=2)
+    flops = counter.get_total_flops()
+    return {
+        "gflop_per_epoch": flops / 1e9,
+        "epoch_seconds": seconds,
+        "achieved_gflops": flops / seconds / 1e9,
+    }
+
+
+def _one_epoch_of_steps(model: ImplicitSequenceModel, train) -> None:
+    """Forward and backward over the epoch's batches, as fit runs them."""
+    lengths = _training.real_lengths(train.sequences)
+    sequences = torch.from_numpy(train.sequences.astype(np.int64))
+    batches = _training.epoch_batches(
+        lengths, model._batch_size, model._length_bucketing, np.random.RandomState(0)
+    )
+    for rows in batches:
+        batch = sequences[torch.from_numpy(rows)]
+        if model._length_bucketing:
+            batch = _training.trim(batch, lengths[rows])
+        model._objective(batch).backward()
+    model._optimizer.zero_grad()
+
+
+def synthetic_log(num_interactions: int, num_items: int = 100_000) -> Interactions:
+    """Users with about 100 interactions each, Zipf-like item popularity."""
+    generator = np.random.default_rng(0)
+    num_users = max(num_interactions // 100, 1)
+    users = np.sort(generator.integers(0, num_users, num_interactions))
+    popularity = 1.0 / np.arange(1, num_items) ** 0.8
+    items = generator.choice(
+        np.arange(1, num_items), size=num_interactions, p=popularity / popularity.sum()
+    )
+    return Interactions(
+        users, items, timestamps=np.arange(num_interactions), num_items=num_items
+    )
+
+
+def scale(num_interactions: int, loss: str) -> dict[str, Any]:
+    log = synthetic_log(num_interactions)
+    started = time.perf_counter()
+    rows = log.to_sequence(max_sequence_length=50, step_size=50)
+    to_sequence_seconds = time.perf_counter() - started
+    del log
+    model = ImplicitSequenceModel(
+        representation="pooling",
+        loss=loss,
+        n_iter=1,
+        batch_size=1024,
+        num_negative_samples=1000 if loss == "sampled_softmax" else 5,
+        length_bucketing=True,
+        random_state=0,
+    )
+    started = time.perf_counter()
+    model.fit(rows)
+    return {
+        "to_sequence_seconds": to_sequence_seconds,
+        "epoch_seconds": time.perf_counter() - started,
+        "peak_memory_mb": peak_memory_mb(),
+    }
+
+
+TASKS = {
+    "matmul": lambda: {"gflops": matmul_rate()},
+    "train": train_speed,
+    "evaluate": evaluate_speed,
+    "recommend": recommend_speed,
+    "transformer": transformer_flops,
+    "scale": scale,
+}
+
+
+def in_subprocess(task: str, *arguments: Any) -> dict[str, Any]:
+    """Run one measurement in a fresh Python process."""
+    output = subprocess.run(
+        [sys.executable, __file__, "--task", task, json.dumps(arguments)],
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    return json.loads(output.stdout)
+
+
+def report_train() -> None:
+    rows = []
+    for representation in REPRESENTATIONS:
+        for loss in ("adaptive_hinge", "bpr"):
+            padded = in_subprocess("train", representation, loss, False)
+            bucketed = in_subprocess("train", representation, loss, True)
+            speed_up = bucketed["sequences_per_second"] / padded["sequences_per_second"]
+            memory = (
+                f"{padded['peak_memory_mb']:.0f} / {bucketed['peak_memory_mb']:.0f}"
+            )
+            rows.append(
+                [
+                    representation,
+                    loss,
+                    f"{padded['sequences_per_second']:.0f}",
+                    f"{bucketed['sequences_per_second']:.0f}",
+                    f"{speed_up:.2f}x",
+                    memory,
+                ]
+            )
+    print_table(
+        [
+            "network",
+            "loss",
+            "padded seq/s",
+            "bucketed seq/s",
+            "speed-up",
+            "peak MB (padded / bucketed)",
+        ],
+        rows,
+    )
+
+
+def report_evaluate() -> None:
+    rows = []
+    for representation in REPRESENTATIONS:
+        result = in_subprocess("evaluate", representation)
+        batched = result["batched_rows_per_second"]
+        per_row = result["per_row_rows_per_second"]
+        rows.append(
+            [
+                representation,
+                f"{batched:.0f}",
+                f"{per_row:.0f}",
+                f"{batched / per_row:.0f}x",
+                f"{result['largest_difference']:.1e}",
+            ]
+        )
+    print_table(
+        ["network", "batched rows/s", "per-row rows/s", "speed-up", "max |MRR diff|"],
+        rows,
+    )
+
+
+def report_recommend() -> None:
+    rows = []
+    for representation in REPRESENTATIONS:
+        result = in_subprocess("recommend", representation)
+        rows.append(
+            [
+                representation,
+                f"{result['median_ms']:.2f}",
+                f"{result['p99_ms']:.2f}",
+                f"{result['batch_1000_per_second']:.0f}",
+                f"{result['all_users_seconds']:.2f}",
+            ]
+        )
+    print_table(
+        [
+            "network",
+            "one sequence median ms",
+            "p99 ms",
+            "batch of 1000: seq/s",
+            "top-10 for all 6,040 users (s)",
+        ],
+        rows,
+    )
+
+
+def report_transformer(gflops: float) -> None:
+    rows = []
+    spotlight = {
+        "representation": "transformer",
+        "loss": "adaptive_hinge",
+        "length_bucketing": True,
+        **SPOTLIGHT_DEFAULTS,
+    }
+    for name, settings in [
+        ("Spotlight defaults", spotlight),
+        ("recommended", RECOMMENDED),
+    ]:
+        result = in_subprocess("transformer", settings)
+        rows.append(
+            [
+                name,
+                f"{result['gflop_per_epoch']:.0f}",
+                f"{result['epoch_seconds']:.1f}",
+                f"{result['achieved_gflops']:.1f}",
+                f"{100 * result['achieved_gflops'] / gflops:.0f}%",
+            ]
+        )
+    print_table(
+        ["transformer", "GFLOP/epoch", "epoch s", "GFLOP/s", "of matmul rate"], rows
+    )
+
+
+def report_scale() -> None:
+    rows = []
+    for size in (1_000_000, 5_000_000, 20_000_000):
+        for loss in ("bpr", "sampled_softmax"):
+            result = in_subprocess("scale", size, loss)
+            rows.append(
+                [
+                    f"{size:,}",
+                    loss,
+                    f"{result['to_sequence_seconds']:.2f}",
+                    f"{result['epoch_seconds']:.1f}",
+                    f"{result['peak_memory_mb']:.0f}",
+                ]
+            )
+    print_table(["interactions", "loss", "to_sequence s", "epoch s", "peak MB"], rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--part",
+        choices=["matmul", "train", "evaluate", "recommend", "transformer", "scale"],
+        nargs="+",
+    )
+    parser.add_argument("--task", help=argparse.SUPPRESS)
+    parser.add_argument("arguments", nargs="?", help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    if arguments.task:
+        json.dump(TASKS[arguments.task](*json.loads(arguments.arguments)), sys.stdout)
+        return
+
+    parts = arguments.part or [
+        "matmul",
+        "train",
+        "evaluate",
+        "recommend",
+        "transformer",
+        "scale",
+    ]
+    print(f"{machine()}\n")
+    gflops = in_subprocess("matmul")["gflops"]
+    print(f"float32 matrix multiply (2048 x 2048): {gflops:.0f} GFLOP/s\n")
+    reports = {
+        "train": report_train,
+        "evaluate": report_evaluate,
+        "recommend": report_recommend,
+        "transformer": lambda: report_transformer(gflops),
+        "scale": report_scale,
+    }
+    for part in parts:
+        if part in reports:
+            print(f"## {part}\n")
+            reports[part]()
+            print()
+
+
+if __name__ == "__main__":
+    main()
