@@ -152,7 +152,7 @@ def as_id_array(name: str, values: Any) -> np.ndarray:
         raise ValueError(
             f"{name} must hold integer ids, got an array of dtype {array.dtype}: "
             f"{_show(array)}; map arbitrary ids to integers with "
-            "spotlight.io.IdMapping or Interactions.from_dataframe"
+            "spotlight.id_mapping.IdMapping or Interactions.from_dataframe"
         )
     if array.dtype.kind == "u" and array.size and array.max() > _MAX_SEED:
         raise ValueError(f"{name} holds ids too large for int64: {_show(array)}")
