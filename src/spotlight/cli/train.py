@@ -138,6 +138,12 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "faster on padded data, exact for pooling and transformer",
     )
     add(
+        "--compile",
+        action="store_true",
+        help="compile the training step with torch.compile (falls back to "
+        "uncompiled training if compilation fails)",
+    )
+    add(
         "--random-state",
         type=_parsing.non_negative_int,
         metavar="SEED",
@@ -223,6 +229,13 @@ def _add_network_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="X",
         help="transformer: dropout rate",
     )
+    add(
+        "--attention-dropout",
+        type=_parsing.unit_interval,
+        default=0.0,
+        metavar="X",
+        help="transformer: dropout on attention weights (slow on a CPU)",
+    )
 
 
 def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -285,6 +298,7 @@ def model_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "exclude_positive": args.exclude_positive,
         "gbce_calibration": args.gbce_calibration,
         "length_bucketing": args.length_bucketing,
+        "compile": args.compile,
     }
 
 
@@ -303,6 +317,7 @@ def _representation_kwargs(args: argparse.Namespace) -> dict[str, Any]:
             "num_layers": args.num_layers,
             "num_heads": args.num_heads,
             "dropout": args.dropout,
+            "attention_dropout": args.attention_dropout,
         }
     return {}
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 logger = logging.getLogger("spotlight.sequence.implicit")
 
@@ -178,3 +179,33 @@ def trim(sequences: torch.Tensor, lengths: np.ndarray) -> torch.Tensor:
     """Drop the leading columns that are padding in every row."""
     width = max(int(lengths.max()), 1)
     return sequences[:, -width:]
+
+
+class CompiledOrEager(nn.Module):
+    """Run a module through :func:`torch.compile`, or as it is if that fails.
+
+    Compilation happens at the first call; a failure there is logged once and
+    the module runs uncompiled from then on. Shapes vary from batch to batch
+    (length bucketing), so the module is compiled for dynamic shapes.
+    """
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.module = module
+        self.compiled: Any = None
+        self.failed = False
+
+    def forward(self, *inputs: Any) -> Any:
+        if self.failed:
+            return self.module(*inputs)
+        try:
+            if self.compiled is None:
+                self.compiled = torch.compile(self.module, dynamic=True)
+            return self.compiled(*inputs)
+        except Exception as error:  # any compiler failure: fall back
+            self.failed = True
+            logger.warning(
+                "torch.compile failed (%s); training continues uncompiled",
+                str(error).splitlines()[0][:200] if str(error) else type(error),
+            )
+            return self.module(*inputs)

@@ -113,6 +113,11 @@ class ImplicitSequenceModel:
         the others (recurrent and convolutional networks no longer run over
         long runs of padding). The default, ``False``, runs every batch at
         full length, as Spotlight does.
+    compile : bool, default False
+        Compile the training step with :func:`torch.compile`. The first
+        batches take longer while it compiles; if compilation fails (no C++
+        compiler, an unsupported operation), training goes on uncompiled with
+        a warning.
 
     Attributes
     ----------
@@ -162,6 +167,7 @@ class ImplicitSequenceModel:
         exclude_positive: bool = False,
         gbce_calibration: float = 0.75,
         length_bucketing: bool = False,
+        compile: bool = False,
     ) -> None:
         self._loss = check_choice("loss", loss, LOSSES)
         if isinstance(representation, str):
@@ -209,6 +215,7 @@ class ImplicitSequenceModel:
         self._exclude_positive = bool(exclude_positive)
         self._gbce_calibration = check_float("gbce_calibration", gbce_calibration, 0, 1)
         self._length_bucketing = bool(length_bucketing)
+        self._compile = bool(compile)
 
         self._net: nn.Module | None = None
         self._optimizer: Any = None
@@ -424,6 +431,8 @@ class ImplicitSequenceModel:
     ) -> None:
         """Run the epochs of one call of :meth:`fit`, stopping on Ctrl-C."""
         objective = group.wrap(self._objective)
+        if self._compile:
+            objective = _training.CompiledOrEager(objective)
         sequences = torch.from_numpy(interactions.sequences.astype(np.int64))
         lengths = _training.real_lengths(interactions.sequences)
         verbose = verbose and group.is_main
@@ -713,6 +722,7 @@ class ImplicitSequenceModel:
             "exclude_positive": self._exclude_positive,
             "gbce_calibration": self._gbce_calibration,
             "length_bucketing": self._length_bucketing,
+            "compile": self._compile,
         }
 
     def save(
