@@ -1341,3 +1341,19 @@ def test_near_random_data_stays_below_the_floor(synthetic_splits, representation
 
     floor = accuracy_floor(representation, loss)
     assert mrr < floor, f"MRR {mrr:.3f} on near-random data reaches {floor:.3f}"
+
+
+def test_compile_falls_back_to_uncompiled_training_when_compilation_fails(
+    small_sequences, monkeypatch, caplog
+):
+    def broken_compile(*args, **kwargs):
+        raise RuntimeError("no C++ compiler here")
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    with caplog.at_level(logging.WARNING, logger="spotlight.sequence.implicit"):
+        compiled = small_model(n_iter=2, compile=True).fit(small_sequences)
+    eager = small_model(n_iter=2).fit(small_sequences)
+
+    assert "torch.compile failed (no C++ compiler here)" in caplog.text
+    for name, value in eager.network.state_dict().items():
+        assert torch.equal(compiled.network.state_dict()[name], value)
