@@ -1,0 +1,352 @@
+"""Accuracy on MovieLens-1M under two protocols, with time and memory.
+
+Usage::
+
+    python benchmarks/accuracy.py                 # every configuration (about an hour)
+    python benchmarks/accuracy.py --budget quick  # the 15-minute selection
+    python benchmarks/accuracy.py --only NAME ... # some configurations
+
+Protocols:
+
+- ``spotlight``: Spotlight's own. ``user_based_train_test_split`` of all
+  ratings with ``numpy.random.RandomState(100)`` (20% of users held out, then
+  split 50/50 into test and validation with the same generator),
+  ``to_sequence(max_sequence_length=200, min_sequence_length=20,
+  step_size=200)``, mean ``sequence_mrr_score`` on test. The epoch is chosen
+  on validation MRR. Spotlight's published best test MRR: LSTM 0.0764,
+  causal CNN 0.0795, pooling 0.0134.
+- ``leave-last-out``: the protocol of recent papers. Users and items with at
+  least 5 interactions, each user's last item for test, the one before for
+  validation, the rest for training (one row per user, the most recent 200
+  items); ranking over all items; HR@10 and NDCG@10. The epoch is chosen on
+  validation NDCG@10. Published: SASRec with full softmax NDCG@10 0.182,
+  HR@10 0.315; gSASRec 0.173; BERT4Rec 0.152.
+
+Each configuration runs in a fresh process, so that its peak memory is its
+own. Results are printed as a Markdown table and written to
+``benchmarks/results/accuracy.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from _common import machine, peak_memory_mb, print_table, require_data
+from spotlight.cross_validation import leave_last_out_split, user_based_train_test_split
+from spotlight.datasets.movielens import get_movielens_dataset
+from spotlight.evaluation import sequence_metrics, target_sequences
+from spotlight.interactions import Interactions
+from spotlight.sequence.implicit import ImplicitSequenceModel
+
+RESULTS = Path(__file__).resolve().parent / "results" / "accuracy.json"
+SEED = 42
+
+
+@dataclass
+class Config:
+    """One benchmark run: a protocol, model arguments and a training budget."""
+
+    name: str
+    protocol: str
+    model: dict[str, Any]
+    max_epochs: int
+    patience: int = 3
+    note: str = ""
+    budget_seconds: float = field(default=float("inf"))
+    snapshot_seconds: float | None = None
+
+
+TRANSFORMER = {
+    "representation": "transformer",
+    "embedding_dim": 64,
+    "representation_kwargs": {"num_layers": 2, "num_heads": 1, "dropout": 0.2},
+}
+SOFTMAX = {
+    "loss": "softmax",
+    "embedding_dim": 64,
+    "batch_size": 64,
+    "learning_rate": 5e-3,
+    "length_bucketing": True,
+}
+
+
+def softmax_config(name: str, minutes: float, **model: Any) -> Config:
+    """A Spotlight-protocol run with the full softmax and a time budget."""
+    return Config(
+        name,
+        "spotlight",
+        {**SOFTMAX, **model},
+        max_epochs=40,
+        budget_seconds=60 * minutes,
+    )
+
+
+CONFIGS = [
+    softmax_config("pooling", 2, representation="pooling"),
+    softmax_config(
+        "cnn",
+        4,
+        representation="cnn",
+        representation_kwargs={"kernel_width": 3, "num_layers": 2, "dilation": [1, 2]},
+    ),
+    softmax_config("lstm", 5, representation="lstm"),
+    softmax_config("mixture", 4, representation="mixture"),
+    softmax_config("gru", 4, representation="gru"),
+    softmax_config("transformer", 8, **TRANSFORMER),
+    Config(
+        "transformer-llo",
+        "leave-last-out",
+        {**SOFTMAX, **TRANSFORMER},
+        max_epochs=60,
+        budget_seconds=30 * 60,
+        snapshot_seconds=15 * 60,
+        note="the recommended configuration",
+    ),
+]
+QUICK = "transformer-llo"
+"""The configuration of ``--budget quick``, run for 15 minutes."""
+
+
+def configs_for(budget: str) -> list[Config]:
+    """Every configuration, or for ``quick`` the recommended one cut to 15
+    minutes of training and validation."""
+    if budget == "full":
+        return CONFIGS
+    quick = copy.deepcopy(next(c for c in CONFIGS if c.name == QUICK))
+    quick.budget_seconds, quick.snapshot_seconds = 15 * 60, None
+    return [quick]
+
+
+def spotlight_protocol() -> dict[str, Any]:
+    """Train, validation and test sequences of Spotlight's protocol."""
+    log = get_movielens_dataset("1M", path=require_data("ml-1m"))
+    random_state = np.random.RandomState(100)
+    train, rest = user_based_train_test_split(log, random_state=random_state)
+    test, validation = user_based_train_test_split(
+        rest, test_percentage=0.5, random_state=random_state
+    )
+
+    def rows(part: Interactions):
+        return part.to_sequence(
+            max_sequence_length=200, min_sequence_length=20, step_size=200
+        )
+
+    return {"train": rows(train), "validation": rows(validation), "test": rows(test)}
+
+
+def five_core(log: Interactions) -> Interactions:
+    """Keep users and items with at least 5 interactions, until stable."""
+    while True:
+        users = np.bincount(log.user_ids, minlength=log.num_users) >= 5
+        items = np.bincount(log.item_ids, minlength=log.num_items) >= 5
+        keep = users[log.user_ids] & items[log.item_ids]
+        if keep.all():
+            return log
+        log = log.subset(keep)
+
+
+def leave_last_out_protocol() -> dict[str, Any]:
+    """Training rows and evaluation rows of the leave-last-out protocol."""
+    log = five_core(get_movielens_dataset("1M", path=require_data("ml-1m")))
+    train, validation, test = leave_last_out_split(log)
+    return {
+        "train": train.to_sequence(max_sequence_length=200),
+        "validation": target_sequences(train, validation, 201),
+        "test": target_sequences([train, validation], test, 201),
+    }
+
+
+def select(model: ImplicitSequenceModel, rows, protocol: str) -> dict[str, float]:
+    """Validation metrics and the one that selects the epoch: MRR for
+    Spotlight's protocol (its own default, seen items ranked), NDCG@10 with
+    seen items excluded for leave-last-out (as the published full-ranking
+    results filter them)."""
+    spotlight = protocol == "spotlight"
+    metrics = sequence_metrics(model, rows, k=10, exclude_preceding=not spotlight)
+    metrics["selection"] = metrics["mrr"] if spotlight else metrics["ndcg@10"]
+    return metrics
+
+
+def score(model: ImplicitSequenceModel, rows) -> dict[str, float]:
+    """Test metrics with the context's items ranked, and excluded."""
+    metrics = sequence_metrics(model, rows, k=10)
+    unseen = sequence_metrics(model, rows, k=10, exclude_preceding=True)
+    metrics.update({f"{name} unseen": value for name, value in unseen.items()})
+    return metrics
+
+
+def run(config: Config) -> dict[str, Any]:
+    """Train one configuration epoch by epoch, keeping the best on validation."""
+    started = time.perf_counter()
+    data = (
+        spotlight_protocol()
+        if config.protocol == "spotlight"
+        else (leave_last_out_protocol())
+    )
+    prepare_seconds = time.perf_counter() - started
+    model = ImplicitSequenceModel(n_iter=1, random_state=SEED, **config.model)
+    best, best_state, best_epoch, history = -1.0, None, -1, []
+    train_seconds = evaluation_seconds = 0.0
+    snapshot = None
+    for epoch in range(config.max_epochs):
+        started = time.perf_counter()
+        model.fit(data["train"])
+        train_seconds += time.perf_counter() - started
+
+        started = time.perf_counter()
+        validation = select(model, data["validation"], config.protocol)
+        evaluation_seconds += time.perf_counter() - started
+        history.append({"epoch": epoch, "loss": model.loss_history_[-1], **validation})
+        print(f"  {config.name} epoch {epoch}: {history[-1]}", file=sys.stderr)
+
+        if validation["selection"] > best:
+            best, best_epoch = validation["selection"], epoch
+            best_state = copy.deepcopy(model.network.state_dict())
+        spent = train_seconds + evaluation_seconds
+        if snapshot is None and spent > (config.snapshot_seconds or float("inf")):
+            snapshot = snapshot_score(model, best_state, best_epoch, data, spent)
+        if epoch - best_epoch >= config.patience or spent > config.budget_seconds:
+            break
+
+    model.network.load_state_dict(best_state)
+    test = score(model, data["test"])
+    return {
+        "config": asdict(config),
+        "seed": SEED,
+        "epochs_trained": len(history),
+        "best_epoch": best_epoch,
+        "train_seconds": train_seconds,
+        "evaluation_seconds": evaluation_seconds,
+        "prepare_seconds": prepare_seconds,
+        "peak_memory_mb": peak_memory_mb(),
+        "validation": history[best_epoch],
+        "test": test,
+        "history": history,
+        "torch_threads": torch.get_num_threads(),
+        "snapshot": snapshot,
+    }
+
+
+def snapshot_score(model, best_state, best_epoch, data, spent) -> dict[str, Any]:
+    """Test metrics of the best epoch so far, as a shorter budget would give."""
+    current = copy.deepcopy(model.network.state_dict())
+    model.network.load_state_dict(best_state)
+    test = score(model, data["test"])
+    model.network.load_state_dict(current)
+    return {"seconds": spent, "best_epoch": best_epoch, "test": test}
+
+
+def run_in_subprocess(config: Config, budget: str) -> dict[str, Any]:
+    output = subprocess.run(
+        [sys.executable, __file__, "--run-one", config.name, "--budget", budget],
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    return json.loads(output.stdout)
+
+
+HEADERS = [
+    "config",
+    "protocol",
+    "network",
+    "loss",
+    "MRR",
+    "MRR unseen",
+    "HR@10 unseen",
+    "NDCG@10 unseen",
+    "NDCG@10",
+    "best/epochs",
+    "train min",
+    "peak MB",
+]
+
+
+def _row(result: dict[str, Any], name: str, test: dict[str, float]) -> list[str]:
+    config = result["config"]
+    return [
+        name,
+        config["protocol"],
+        config["model"].get("representation"),
+        config["model"].get("loss"),
+        f"{test['mrr']:.4f}",
+        f"{test['mrr unseen']:.4f}",
+        f"{test['hr@10 unseen']:.4f}",
+        f"{test['ndcg@10 unseen']:.4f}",
+        f"{test['ndcg@10']:.4f}",
+        f"{result['best_epoch'] + 1}/{result['epochs_trained']}",
+        f"{result['train_seconds'] / 60:.1f}",
+        f"{result['peak_memory_mb']:.0f}",
+    ]
+
+
+def report(results: list[dict[str, Any]]) -> None:
+    """Print one row per configuration (and per snapshot of a shorter budget)."""
+    rows = []
+    for result in results:
+        rows.append(_row(result, result["config"]["name"], result["test"]))
+        snapshot = result.get("snapshot")
+        if snapshot:
+            minutes = round(snapshot["seconds"] / 60)
+            rows.append(_row(result, f"(after {minutes} min)", snapshot["test"]))
+    print_table(HEADERS, rows)
+
+
+def result_files() -> list[Path]:
+    """The per-configuration result files, in the order of CONFIGS."""
+    folder = RESULTS.parent
+    paths = [folder / f"accuracy-{config.name}.json" for config in CONFIGS]
+    return [path for path in paths if path.exists()]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budget", choices=["full", "quick"], default="full")
+    parser.add_argument("--only", nargs="+", help="names of configurations to run")
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help="print the table of the results already in benchmarks/results",
+    )
+    parser.add_argument("--run-one", help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    by_name = {config.name: config for config in configs_for(arguments.budget)}
+
+    if arguments.run_one:
+        result = run(by_name[arguments.run_one])
+        RESULTS.parent.mkdir(exist_ok=True)
+        suffix = "" if arguments.budget == "full" else f"-{arguments.budget}"
+        path = RESULTS.with_name(f"accuracy-{arguments.run_one}{suffix}.json")
+        path.write_text(json.dumps(result, indent=1))
+        json.dump(result, sys.stdout)
+        return
+    if arguments.report:
+        report([json.loads(path.read_text()) for path in result_files()])
+        return
+
+    chosen = [by_name[name] for name in arguments.only or by_name]
+    print(f"MovieLens-1M accuracy; seed {SEED}; {machine()}\n")
+    started = time.perf_counter()
+    results = []
+    for config in chosen:
+        results.append(run_in_subprocess(config, arguments.budget))
+        report(results[-1:])
+    print(f"\nAll configurations: {(time.perf_counter() - started) / 60:.1f} min\n")
+    report(results)
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
