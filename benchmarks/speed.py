@@ -335,6 +335,7 @@ def report_transformer(gflops: float) -> None:
     for name, settings in [
         ("Spotlight defaults", spotlight),
         ("recommended", RECOMMENDED),
+        ("recommended, compile=True", {**RECOMMENDED, "compile": True}),
     ]:
         result = in_subprocess("transformer", settings)
         rows.append(
