@@ -737,6 +737,22 @@ def test_recommend_returns_the_top_k_unseen_items_best_first(fitted, rows):
     assert (np.diff(scores) <= 0).all()
 
 
+def test_cnn_predicts_from_its_receptive_field_and_excludes_every_seen_item(
+    small_sequences,
+):
+    model = small_model(representation="cnn").fit(small_sequences)
+    sequence = np.arange(1, 21)  # far longer than the receptive field of 3
+
+    with torch.no_grad():
+        network = model.network.eval()
+        final = network.representations(torch.from_numpy(sequence)[None])[:, -1]
+        expected = network.score_shared(final)[0].numpy()
+    items, _ = model.recommend(sequence, k=5)
+
+    assert np.allclose(model.predict(sequence), expected, atol=ATOL)
+    assert set(items.tolist()).isdisjoint(sequence.tolist())
+
+
 def test_recommend_a_batch_matches_single_recommendations(fitted, rows):
     items, scores = fitted.recommend(rows, k=4)
 

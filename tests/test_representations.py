@@ -319,6 +319,32 @@ def test_cnn_receptive_field_grows_with_dilation(dilation, first_seen):
         assert not torch.allclose(final, final_after_changing(first_seen), atol=ATOL)
 
 
+@pytest.mark.parametrize(
+    ("arguments", "field"),
+    [({}, 3), ({"kernel_width": [3, 5], "dilation": [1, 2], "num_layers": 2}, 11)],
+    ids=["default", "wide-dilated"],
+)
+def test_cnn_final_representation_needs_only_its_receptive_field(arguments, field):
+    torch.manual_seed(0)
+    net = CNNNet(NUM_ITEMS, DIM, **arguments).eval()
+    sequences = torch.randint(1, NUM_ITEMS, (4, 30))
+    sequences[0, :25] = 0  # mostly padding
+
+    with torch.no_grad():
+        full = net.representations(sequences)[:, -1]
+        recent = net.representations(sequences[:, -field:])[:, -1]
+        fewer = net.representations(sequences[:, -field + 1 :])[:, -1]
+
+    assert net.receptive_field == field
+    assert torch.allclose(recent, full, atol=ATOL)
+    assert not torch.allclose(fewer[1:], full[1:], atol=ATOL)
+
+
+@pytest.mark.parametrize("name", ["pooling", "lstm", "gru", "mixture", "transformer"])
+def test_other_networks_depend_on_the_whole_sequence(name):
+    assert make(name).receptive_field is None
+
+
 def test_cnn_builds_one_layer_per_kernel_width():
     net = CNNNet(
         NUM_ITEMS, DIM, kernel_width=[3, 5, 2], dilation=[1, 2, 1], num_layers=3

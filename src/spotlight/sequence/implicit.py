@@ -568,6 +568,8 @@ class ImplicitSequenceModel:
             order = np.argsort(lengths, kind="stable")
         else:
             order = np.arange(len(sequences))
+        # Networks that look back a bounded number of items are fed only those.
+        window = getattr(self._net, "receptive_field", None)
         was_training = self._net.training
         self._net.eval()
         try:
@@ -578,7 +580,8 @@ class ImplicitSequenceModel:
                     if self._length_bucketing:
                         chunk = _training.trim(chunk, lengths[rows])
                     chunk = chunk.to(self._device)
-                    final = self._net.representations(chunk)[:, -1]
+                    recent = chunk if window is None else chunk[:, -window:]
+                    final = self._net.representations(recent)[:, -1]
                     yield rows, chunk, self._net.score_shared(final, items)
         finally:
             self._net.train(was_training)

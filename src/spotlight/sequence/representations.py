@@ -141,6 +141,16 @@ class SequenceNet(nn.Module):
         """
         raise NotImplementedError
 
+    @property
+    def receptive_field(self) -> int | None:
+        """How many of the most recent items the final representation depends
+        on; ``None`` (the default) when it depends on the whole sequence.
+
+        Prediction feeds the network only that many items, which gives the
+        same final representation for less work.
+        """
+        return None
+
     def all_item_embeddings(self) -> torch.Tensor:
         """Return the embeddings of every item id.
 
@@ -418,6 +428,15 @@ class CNNNet(SequenceNet):
             output = activation(layer(F.pad(x, ((width - 1) * step, 0))))
             x = x + output if self.residual_connections else output
         return x.transpose(1, 2)
+
+    @property
+    def receptive_field(self) -> int:
+        """The item before the output and ``(width - 1) * dilation`` more
+        for each layer: causal convolutions see no further back."""
+        return 1 + sum(
+            (width - 1) * step
+            for width, step in zip(self.kernel_widths, self.dilations, strict=True)
+        )
 
     def extra_repr(self) -> str:
         return (
