@@ -106,6 +106,13 @@ CONFIGS = [
     ),
     softmax_config("lstm", 5, representation="lstm"),
     softmax_config(
+        "lstm-padded",
+        5,
+        representation="lstm",
+        length_bucketing=False,
+        note="as lstm, without length bucketing: does bucketing cost accuracy?",
+    ),
+    softmax_config(
         "mixture",
         4,
         representation="mixture",
