@@ -148,6 +148,21 @@ CONFIGS = [
         budget_seconds=15 * 60,
         note="the transformer's best: more, smaller steps at a lower rate",
     ),
+    Config(
+        "transformer-llo-dropout-0.1",
+        "leave-last-out",
+        {
+            **SOFTMAX,
+            **TRANSFORMER,
+            "batch_size": 32,
+            "learning_rate": 2e-3,
+            "representation_kwargs": {"num_layers": 2, "num_heads": 1, "dropout": 0.1},
+        },
+        max_epochs=60,
+        budget_seconds=15 * 60,
+        note="as transformer-llo-b32 with half the dropout",
+        in_full_run=False,
+    ),
 ]
 QUICK = "lstm-llo"
 """The configuration of ``--budget quick``, run for 15 minutes."""
