@@ -165,13 +165,13 @@ CONFIGS = [
     ),
 ]
 QUICK = "lstm-llo"
-"""The configuration of ``--budget quick``, run for 15 minutes."""
+"""The configuration of ``--budget quick``, run for at most 15 minutes."""
 
 
 def configs_for(budget: str) -> list[Config]:
     """Every configuration, or for ``quick`` the recommended one cut to 15
-    minutes of training and validation. The full run leaves out those marked
-    ``in_full_run=False`` (tried, kept for ``--only``)."""
+    minutes of training and validation. (Without ``--only``, :func:`main`
+    runs only those with ``in_full_run``.)"""
     if budget == "full":
         return CONFIGS
     quick = copy.deepcopy(next(c for c in CONFIGS if c.name == QUICK))
@@ -356,8 +356,7 @@ def report(results: list[dict[str, Any]]) -> None:
 
 def result_files() -> list[Path]:
     """The per-configuration result files, in the order of CONFIGS."""
-    folder = RESULTS
-    paths = [folder / f"accuracy-{config.name}.json" for config in CONFIGS]
+    paths = [RESULTS / f"accuracy-{config.name}.json" for config in CONFIGS]
     return [path for path in paths if path.exists()]
 
 
