@@ -8,25 +8,49 @@ from spotlight import _fused
 from spotlight._fused import linear_cross_entropy
 
 
-@pytest.mark.parametrize("rows", [1, 37, 500])
-def test_linear_cross_entropy_matches_cross_entropy_and_its_gradients(
-    rows, monkeypatch
-):
-    # Small blocks so that several blocks and a ragged last block are used.
-    monkeypatch.setattr(_fused, "_BLOCK_ELEMENTS", 16 * 50)
-    generator = torch.Generator().manual_seed(rows)
+def _problem(rows: int, seed: int):
+    generator = torch.Generator().manual_seed(seed)
     hidden = torch.randn(rows, 8, generator=generator, dtype=torch.float64)
     weight = torch.randn(50, 8, generator=generator, dtype=torch.float64)
     bias = torch.randn(50, generator=generator, dtype=torch.float64)
     targets = torch.randint(0, 50, (rows,), generator=generator)
+    return hidden, weight, bias, targets
+
+
+@pytest.mark.parametrize("rows", [1, 37, 500])
+@pytest.mark.parametrize("output_scale", [1.0, -2.5])
+def test_linear_cross_entropy_matches_cross_entropy_and_its_gradients(
+    rows, output_scale, monkeypatch
+):
+    # Small blocks so that several blocks and a ragged last block are used.
+    monkeypatch.setattr(_fused, "_BLOCK_ELEMENTS", 16 * 50)
+    hidden, weight, bias, targets = _problem(rows, seed=rows)
     inputs = [tensor.requires_grad_() for tensor in (hidden, weight, bias)]
 
+    # A factor after the loss checks that the backward pass scales the
+    # gradients computed in the forward pass by the output's gradient.
     expected = F.cross_entropy(torch.addmm(bias, hidden, weight.T), targets)
-    expected_gradients = torch.autograd.grad(expected, inputs)
+    expected_gradients = torch.autograd.grad(output_scale * expected, inputs)
     loss = linear_cross_entropy(hidden, weight, bias, targets)
-    gradients = torch.autograd.grad(loss, inputs)
+    gradients = torch.autograd.grad(output_scale * loss, inputs)
 
     # float64 throughout: agreement to 1e-10 is rounding only
     assert torch.allclose(loss, expected, atol=1e-10)
     for got, want in zip(gradients, expected_gradients, strict=True):
         assert torch.allclose(got, want, atol=1e-10)
+
+
+def test_linear_cross_entropy_gives_gradients_only_to_inputs_that_need_them():
+    hidden, weight, bias, targets = _problem(20, seed=0)
+    weight.requires_grad_()
+
+    loss = linear_cross_entropy(hidden, weight, bias, targets)
+    (gradient,) = torch.autograd.grad(loss, [weight])
+    with torch.no_grad():
+        without_gradients = linear_cross_entropy(hidden, weight, bias, targets)
+
+    expected = F.cross_entropy(torch.addmm(bias, hidden, weight.T), targets)
+    (expected_gradient,) = torch.autograd.grad(expected, [weight])
+    assert torch.allclose(gradient, expected_gradient, atol=1e-10)
+    assert not without_gradients.requires_grad
+    assert torch.allclose(without_gradients, expected, atol=1e-10)
