@@ -184,7 +184,8 @@ def test_every_model_option_has_a_flag():
 
     args = build_parser().parse_args(["train"])
 
-    assert set(train_command.model_kwargs(args)) == options - {"optimizer_func"}
+    functions = {"optimizer_func", "scheduler_func"}
+    assert set(train_command.model_kwargs(args)) == options - functions
 
 
 def test_network_options_reach_only_their_representation():

@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch import nn
 from torch.nn import functional as F
+from torch.optim.lr_scheduler import LambdaLR, StepLR
 
 from spotlight import losses
 from spotlight._optim import SparseDenseAdam
@@ -170,6 +171,7 @@ def test_extras_are_keyword_only():
         ({"learning_rate": 0.0}, ValueError, "learning_rate"),
         ({"learning_rate": float("nan")}, ValueError, "learning_rate"),
         ({"optimizer_func": "adam"}, TypeError, "optimizer_func"),
+        ({"scheduler_func": 0.5}, TypeError, "scheduler_func"),
         ({"random_state": "seed"}, TypeError, "random_state"),
         ({"random_state": -1}, ValueError, "random_state"),
         ({"num_negative_samples": 0}, ValueError, "num_negative_samples"),
@@ -1077,6 +1079,38 @@ def test_checkpoint_with_optimizer_func_is_refused(small_sequences, tmp_path):
 
     with pytest.raises(NotImplementedError, match=r"torch\.save"):
         model.save(tmp_path / "model.pt", include_training_state=True)
+
+
+def test_checkpoint_with_scheduler_func_is_refused(small_sequences, tmp_path):
+    model = small_model(scheduler_func=lambda opt: StepLR(opt, step_size=1))
+    model.fit(small_sequences)
+
+    with pytest.raises(NotImplementedError, match="scheduler_func"):
+        model.save(tmp_path / "model.pt", include_training_state=True)
+
+
+def test_the_scheduler_steps_once_per_minibatch_over_all_fits(small_sequences):
+    model = small_model(
+        learning_rate=0.01, scheduler_func=lambda opt: StepLR(opt, 1, gamma=0.5)
+    )
+    batches = -(-len(small_sequences.sequences) // 32)
+
+    model.fit(small_sequences)
+    model.fit(small_sequences)
+
+    (group,) = model._optimizer.param_groups
+    assert group["lr"] == pytest.approx(0.01 * 0.5 ** (2 * batches), rel=1e-12)
+
+
+def test_a_schedule_at_zero_leaves_the_parameters_unchanged(small_sequences):
+    model = small_model(scheduler_func=lambda opt: LambdaLR(opt, lambda step: 0.0))
+    model.fit(small_sequences, epochs=1)
+    before = parameters(model)
+
+    model.fit(small_sequences, epochs=2)
+
+    for name, tensor in parameters(model).items():
+        assert torch.equal(tensor, before[name]), name
 
 
 def test_the_id_mapping_survives_save_and_load(tmp_path):

@@ -113,6 +113,13 @@ class ImplicitSequenceModel:
         the others (recurrent and convolutional networks no longer run over
         long runs of padding). The default, ``False``, runs every batch at
         full length, as Spotlight does.
+    scheduler_func : callable, optional
+        ``scheduler_func(optimizer)`` returns a learning-rate scheduler (such
+        as one of :mod:`torch.optim.lr_scheduler`), stepped after every
+        minibatch, over all calls of :meth:`fit`; for example a warm-up and a
+        cosine decay over the ``epochs * ceil(len(sequences) / batch_size)``
+        steps of a run. With ``sparse=True`` the optimizer is not a
+        :class:`torch.optim.Optimizer`, so PyTorch's schedulers refuse it.
     compile : bool, default False
         Compile the training step with :func:`torch.compile`. The first
         batches take longer while it compiles; if compilation fails (no C++
@@ -167,6 +174,7 @@ class ImplicitSequenceModel:
         exclude_positive: bool = False,
         gbce_calibration: float = 0.75,
         length_bucketing: bool = False,
+        scheduler_func: Callable[[Any], Any] | None = None,
         compile: bool = False,
     ) -> None:
         self._loss = check_choice("loss", loss, LOSSES)
@@ -191,6 +199,11 @@ class ImplicitSequenceModel:
                 f"optimizer_func must be callable, got {_show(optimizer_func)}"
             )
         self._optimizer_func = optimizer_func
+        if scheduler_func is not None and not callable(scheduler_func):
+            raise TypeError(
+                f"scheduler_func must be callable, got {_show(scheduler_func)}"
+            )
+        self._scheduler_func = scheduler_func
         self._use_cuda = bool(use_cuda)
         self._sparse = bool(sparse)
         self._random_state = check_random_state(random_state)
@@ -219,6 +232,7 @@ class ImplicitSequenceModel:
 
         self._net: nn.Module | None = None
         self._optimizer: Any = None
+        self._scheduler: Any = None
         self._objective: Objective | None = None
         self._num_items: int | None = None
         self.id_mapping_: IdMapping | None = None
@@ -304,6 +318,8 @@ class ImplicitSequenceModel:
         self._num_items = getattr(network, "num_items", num_items)
         self._net = network
         self._optimizer = self._build_optimizer()
+        if self._scheduler_func is not None:
+            self._scheduler = self._scheduler_func(self._optimizer)
         self._objective = Objective(
             self._net,
             self._loss,
@@ -509,6 +525,8 @@ class ImplicitSequenceModel:
                 self._optimizer.zero_grad()
                 loss.backward()
                 self._optimizer.step()
+                if self._scheduler is not None:
+                    self._scheduler.step()
 
                 # The batch's loss over all processes, checked after the step
                 # (the restore of the epoch's start undoes it) so that every
@@ -550,14 +568,19 @@ class ImplicitSequenceModel:
 
     def _snapshot(self) -> dict[str, Any]:
         """Copy parameters and optimizer state, to restore after divergence."""
-        return {
+        snapshot = {
             "network": copy.deepcopy(self._net.state_dict()),
             "optimizer": copy.deepcopy(self._optimizer.state_dict()),
         }
+        if self._scheduler is not None:
+            snapshot["scheduler"] = copy.deepcopy(self._scheduler.state_dict())
+        return snapshot
 
     def _restore(self, snapshot: dict[str, Any]) -> None:
         self._net.load_state_dict(snapshot["network"])
         self._optimizer.load_state_dict(snapshot["optimizer"])
+        if self._scheduler is not None:
+            self._scheduler.load_state_dict(snapshot["scheduler"])
 
     def _score_batches(self, sequences: np.ndarray, items: torch.Tensor | None):
         """Yield ``(rows, chunk, scores)``: the positions of a chunk of the
@@ -790,11 +813,13 @@ class ImplicitSequenceModel:
         write_state(path, "model", state)
 
     def _training_state(self) -> dict[str, Any]:
-        if self._optimizer_func is not None:
-            raise NotImplementedError(
-                "checkpoints store the default optimizers only; with optimizer_func "
-                "pickle the model with torch.save(model, path)"
-            )
+        for name in ("optimizer_func", "scheduler_func"):
+            if getattr(self, f"_{name}") is not None:
+                raise NotImplementedError(
+                    "checkpoints store the default optimizers only, without a "
+                    f"scheduler; with {name} pickle the model with "
+                    "torch.save(model, path)"
+                )
         return {
             "optimizer": self._optimizer.state_dict(),
             "random_state": _training.random_state_to_dict(self._random_state),
