@@ -1,4 +1,4 @@
-"""Embedding layers (spotlight.layers): scaled, zero and Bloom embeddings."""
+"""Layers (spotlight.layers): scaled, zero and Bloom embeddings; fast dropout."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from spotlight._hashing import murmurhash3_32
-from spotlight.layers import BloomEmbedding, ScaledEmbedding, ZeroEmbedding
+from spotlight.layers import BloomEmbedding, FastDropout, ScaledEmbedding, ZeroEmbedding
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -144,3 +144,50 @@ def test_bloom_embedding_bad_argument_names_the_argument(arguments, name):
 
     with pytest.raises(ValueError, match=name):
         BloomEmbedding(**kwargs)
+
+
+@pytest.mark.parametrize("p", [0.1, 0.2, 0.5])
+def test_fast_dropout_zeroes_a_fraction_p_and_keeps_the_mean(p):
+    torch.manual_seed(0)
+    x = torch.ones(1_000_000)
+
+    output = FastDropout(p)(x)
+
+    # a million draws: the standard error of both is below 1e-3
+    assert (output == 0).float().mean().item() == pytest.approx(p, abs=3e-3)
+    assert output.mean().item() == pytest.approx(1.0, abs=3e-3)
+
+
+def test_fast_dropout_passes_gradients_through_the_kept_elements_only():
+    torch.manual_seed(0)
+    x = torch.full((1000,), 2.0, requires_grad=True)
+
+    output = FastDropout(0.3)(x)
+    output.sum().backward()
+
+    assert torch.allclose(x.grad, output.detach() / 2.0)
+
+
+def test_fast_dropout_is_the_identity_in_evaluation_and_at_zero():
+    x = torch.randn(50)
+
+    assert torch.equal(FastDropout(0.5).eval()(x), x)
+    assert torch.equal(FastDropout(0.0)(x), x)
+    assert torch.equal(FastDropout(1.0)(x), torch.zeros(50))
+
+
+def test_fast_dropout_masks_repeat_with_the_seed():
+    x = torch.ones(100)
+
+    torch.manual_seed(3)
+    first = FastDropout(0.5)(x)
+    torch.manual_seed(3)
+    second = FastDropout(0.5)(x)
+
+    assert torch.equal(first, second)
+
+
+@pytest.mark.parametrize("p", [-0.1, 1.5, "half"])
+def test_fast_dropout_rejects_a_probability_outside_zero_to_one(p):
+    with pytest.raises((ValueError, TypeError), match="p"):
+        FastDropout(p)

@@ -9,6 +9,11 @@
   binary input/output networks", RecSys 2017).
 
 Each keeps row ``padding_idx`` at zero, so that padding contributes nothing.
+
+And one layer for the networks' regularisation:
+
+- :class:`FastDropout`: dropout that draws its mask from 15-bit integers, a
+  few times faster than :class:`torch.nn.Dropout` on a CPU.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from torch.nn import functional as F
 from spotlight._hashing import murmurhash3_32
 from spotlight._validation import check_float, check_int
 
-__all__ = ["BloomEmbedding", "ScaledEmbedding", "ZeroEmbedding"]
+__all__ = ["BloomEmbedding", "FastDropout", "ScaledEmbedding", "ZeroEmbedding"]
 
 
 class ScaledEmbedding(nn.Embedding):
@@ -189,3 +194,56 @@ class BloomEmbedding(nn.Module):
             f"compression_ratio={self.compression_ratio}, "
             f"num_hash_functions={self.num_hash_functions}, bag={self.bag}"
         )
+
+
+_MASK_LEVELS = 1 << 15  # int16's random_() draws from [0, 2 ** 15)
+
+
+class FastDropout(nn.Module):
+    """Inverted dropout whose mask comes from 15-bit random integers.
+
+    On a CPU, :class:`torch.nn.Dropout` draws one float per element and
+    spends most of a small network's dropout time there; comparing cheap
+    15-bit integers with a threshold is a few times faster. The probability
+    is therefore rounded to a multiple of ``2 ** -15`` (0.2 stays within
+    2e-5 of itself), and the kept elements are scaled by the inverse of the
+    rounded probability, so that the expected output is the input exactly.
+    On other devices it is :func:`torch.nn.functional.dropout`.
+
+    Parameters
+    ----------
+    p : float, default 0.5
+        Probability of zeroing an element, in [0, 1].
+
+    Notes
+    -----
+    Shape:
+        - Input: any shape.
+        - Output: the input's shape.
+
+    Examples
+    --------
+    >>> layer = FastDropout(0.25).eval()
+    >>> x = torch.ones(3)
+    >>> torch.equal(layer(x), x)
+    True
+    """
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__()
+        self.p = check_float("p", p, 0.0, 1.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        if x.device.type != "cpu":
+            return F.dropout(x, self.p, training=True)
+        threshold = round(self.p * _MASK_LEVELS)
+        if threshold == _MASK_LEVELS:
+            return x * 0.0
+        draws = torch.empty(x.shape, dtype=torch.int16, device=x.device).random_()
+        keep = draws >= threshold
+        return x * keep * (_MASK_LEVELS / (_MASK_LEVELS - threshold))
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"

@@ -16,6 +16,7 @@ from torch.nn import functional as F
 
 from spotlight._validation import check_float, check_int
 from spotlight.interactions import PADDING_IDX
+from spotlight.layers import FastDropout
 from spotlight.sequence.representations import SequenceNet
 
 __all__ = ["TransformerNet"]
@@ -37,10 +38,10 @@ class _Block(nn.Module):
         self.feed_forward = nn.Sequential(
             nn.Linear(dim, dim),
             nn.GELU(),
-            nn.Dropout(dropout),
+            FastDropout(dropout),
             nn.Linear(dim, dim),
         )
-        self.residual_dropout = nn.Dropout(dropout)
+        self.residual_dropout = FastDropout(dropout)
 
     def forward(self, x: torch.Tensor, attend: torch.Tensor) -> torch.Tensor:
         batch, length, dim = x.shape
@@ -134,7 +135,7 @@ class TransformerNet(SequenceNet):
         )
         self.positions = nn.Embedding(max_sequence_length, embedding_dim)
         nn.init.normal_(self.positions.weight, std=1.0 / embedding_dim)
-        self.input_dropout = nn.Dropout(dropout)
+        self.input_dropout = FastDropout(dropout)
         self.blocks = nn.ModuleList(
             _Block(embedding_dim, num_heads, dropout, self.attention_dropout)
             for _ in range(num_layers)
