@@ -444,3 +444,22 @@ def test_sparse_network_gives_sparse_embedding_gradients():
     assert net.item_embeddings.weight.grad.is_sparse
     assert net.item_biases.weight.grad.is_sparse
     assert not net.recurrent.weight_ih_l0.grad.is_sparse
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_final_representation_is_the_last_entry_of_the_representations(name):
+    net = make(name)
+    generator = torch.Generator().manual_seed(5)
+    # Rows padded to different lengths, one empty, one past the transformer's
+    # maximum length of 12.
+    sequences = torch.randint(1, NUM_ITEMS, (4, 15), generator=generator)
+    sequences[0, :10] = 0
+    sequences[1, :] = 0
+    sequences[2, :3] = 0
+
+    with torch.no_grad():
+        final = net.final_representation(sequences)
+        expected = net.representations(sequences)[:, -1]
+
+    assert final.shape == (4, representation_dim(net))
+    assert torch.allclose(final, expected, atol=ATOL)

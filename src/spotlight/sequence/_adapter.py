@@ -52,6 +52,10 @@ class ModuleAdapter(nn.Module):
         steps = steps.reshape(batch, -1, length).transpose(1, 2)
         return torch.cat((steps, final.reshape(batch, 1, -1)), dim=1)
 
+    def final_representation(self, sequences: torch.Tensor) -> torch.Tensor:
+        """The representation after the whole sequence, ``(batch, R)``."""
+        return self.representations(sequences)[:, -1]
+
     def score(self, representations: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """Score ``items`` ``(*, n)`` against aligned representations ``(*, R)``."""
         leading = representations.shape[:-1]

@@ -604,7 +604,7 @@ class ImplicitSequenceModel:
                         chunk = _training.trim(chunk, lengths[rows])
                     chunk = chunk.to(self._device)
                     recent = chunk if window is None else chunk[:, -window:]
-                    final = self._net.representations(recent)[:, -1]
+                    final = self._net.final_representation(recent)
                     yield rows, chunk, self._net.score_shared(final, items)
         finally:
             self._net.train(was_training)

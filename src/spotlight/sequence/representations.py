@@ -141,6 +141,21 @@ class SequenceNet(nn.Module):
         """
         raise NotImplementedError
 
+    def final_representation(self, sequences: torch.Tensor) -> torch.Tensor:
+        """Represent the user after the whole sequence, for prediction.
+
+        Parameters
+        ----------
+        sequences : torch.Tensor of int64, shape (batch, length)
+
+        Returns
+        -------
+        torch.Tensor of shape (batch, representation_dim)
+            The last entry of :meth:`representations`; networks that can
+            compute it alone for less work override this.
+        """
+        return self.representations(sequences)[:, -1]
+
     @property
     def receptive_field(self) -> int | None:
         """How many of the most recent items the final representation depends

@@ -52,6 +52,35 @@ class _Block(nn.Module):
             .permute(2, 0, 3, 1, 4)
             .unbind(0)
         )
+        return self._attend_and_feed_forward(x, query, key, value, attend)
+
+    def forward_last(self, x: torch.Tensor, attend: torch.Tensor) -> torch.Tensor:
+        """The block's output at the last position only, shape (batch, 1, dim):
+        keys and values for every position, a query for the last one."""
+        dim = x.shape[-1]
+        normed = self.attention_norm(x)
+        weight, bias = self.query_key_value.weight, self.query_key_value.bias
+        query = F.linear(normed[:, -1:], weight[:dim], bias[:dim])  # (batch, 1, dim)
+        key, value = F.linear(normed, weight[dim:], bias[dim:]).chunk(2, dim=-1)
+        query, key, value = (self._split_heads(t) for t in (query, key, value))
+        return self._attend_and_feed_forward(
+            x[:, -1:], query, key, value, attend[:, :, -1:]
+        )
+
+    def _split_heads(self, t: torch.Tensor) -> torch.Tensor:
+        """(batch, positions, dim) -> (batch, heads, positions, head_dim)"""
+        batch, positions = t.shape[:2]
+        return t.view(batch, positions, self.num_heads, -1).transpose(1, 2)
+
+    def _attend_and_feed_forward(
+        self,
+        x: torch.Tensor,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        attend: torch.Tensor,
+    ) -> torch.Tensor:
+        batch, length, dim = x.shape
         attended = F.scaled_dot_product_attention(
             query,
             key,
@@ -144,7 +173,28 @@ class TransformerNet(SequenceNet):
 
     def representations(self, sequences: torch.Tensor) -> torch.Tensor:
         cut = max(sequences.shape[1] - self.max_sequence_length, 0)
-        sequences = sequences[:, cut:]
+        x, attend, real = self._inputs(sequences[:, cut:])
+        for block in self.blocks:
+            x = block(x, attend) * real.unsqueeze(-1)
+
+        # Entry t + 1 has seen the items up to t. Entry 0, having seen nothing,
+        # and the entries of positions cut off the front are normalised zeros,
+        # like the outputs at padding.
+        return self.output_norm(F.pad(x, (0, 0, 1 + cut, 0)))
+
+    def final_representation(self, sequences: torch.Tensor) -> torch.Tensor:
+        """As ``representations(sequences)[:, -1]``, for less work: the last
+        block computes its output at the last position only."""
+        x, attend, real = self._inputs(sequences[:, -self.max_sequence_length :])
+        for block in self.blocks[:-1]:
+            x = block(x, attend) * real.unsqueeze(-1)
+        last = self.blocks[-1].forward_last(x, attend) * real[:, -1:, None]
+        return self.output_norm(last[:, 0])
+
+    def _inputs(
+        self, sequences: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The first block's input, the attention mask and the real positions."""
         length = sequences.shape[1]
         real = sequences != PADDING_IDX  # (batch, length)
 
@@ -164,14 +214,7 @@ class TransformerNet(SequenceNet):
         diagonal = torch.eye(length, dtype=torch.bool, device=x.device)
         attend = (causal & real.unsqueeze(1)) | diagonal  # (batch, length, length)
         attend = attend.unsqueeze(1)  # (batch, 1, length, length)
-
-        for block in self.blocks:
-            x = block(x, attend) * real.unsqueeze(-1)
-
-        # Entry t + 1 has seen the items up to t. Entry 0, having seen nothing,
-        # and the entries of positions cut off the front are normalised zeros,
-        # like the outputs at padding.
-        return self.output_norm(F.pad(x, (0, 0, 1 + cut, 0)))
+        return x, attend, real
 
     def extra_repr(self) -> str:
         return (
