@@ -9,6 +9,10 @@ are known up to one factor (the gradient of the output) as soon as a block's
 softmax is: the forward pass computes them block by block, and the backward
 pass only scales them. No logit is stored or computed twice, and the peak
 memory is one block plus the gradients themselves.
+
+Under :func:`torch.autocast` the three matrix products run in the autocast
+type (bfloat16, say) while the softmax, the loss and the accumulated weight
+gradient stay in float32.
 """
 
 from __future__ import annotations
@@ -38,20 +42,26 @@ class _LinearCrossEntropy(torch.autograd.Function):
         weight: torch.Tensor,
         bias: torch.Tensor,
         targets: torch.Tensor,
+        compute_dtype: torch.dtype,
     ) -> torch.Tensor:
         wanted = ctx.needs_input_grad[:3]
         grad_hidden = torch.empty_like(hidden) if wanted[0] else None
         grad_weight = torch.zeros_like(weight) if wanted[1] else None
         grad_bias = torch.zeros_like(bias) if wanted[2] else None
 
+        # Products in compute_dtype; softmax and sums in at least float32.
+        inputs, weights, biases = (
+            tensor.to(compute_dtype) for tensor in (hidden, weight, bias)
+        )
+        exact = torch.promote_types(hidden.dtype, torch.float32)
         block = _block_rows(len(weight))
-        total = hidden.new_zeros(())
+        total = torch.zeros((), dtype=exact, device=hidden.device)
         for start in range(0, len(hidden), block):
             rows = slice(start, start + block)
-            part, chosen = hidden[rows], targets[rows].unsqueeze(1)
+            part, chosen = inputs[rows], targets[rows].unsqueeze(1)
 
             # The log-normaliser, from the logits shifted by their maximum.
-            logits = torch.addmm(bias, part, weight.T)  # (block, items)
+            logits = torch.addmm(biases, part, weights.T).to(exact)  # (block, items)
             target_logits = logits.gather(1, chosen).squeeze(1)
             peaks = logits.amax(1, keepdim=True)
             exponentials = logits.sub_(peaks).exp_()
@@ -64,17 +74,20 @@ class _LinearCrossEntropy(torch.autograd.Function):
             # d(loss)/d(logits) = softmax(logits) - one_hot(target)
             gradient = exponentials.div_(sums)
             gradient.scatter_add_(1, chosen, gradient.new_full(chosen.shape, -1.0))
-            if grad_hidden is not None:
-                torch.mm(gradient, weight, out=grad_hidden[rows])
-            if grad_weight is not None:
-                grad_weight.addmm_(gradient.T, part)
             if grad_bias is not None:
                 grad_bias += gradient.sum(0)
+            gradient = gradient.to(compute_dtype)
+            if grad_hidden is not None:
+                grad_hidden[rows] = gradient @ weights
+            if grad_weight is not None and grad_weight.dtype == compute_dtype:
+                grad_weight.addmm_(gradient.T, part)
+            elif grad_weight is not None:
+                grad_weight += gradient.T @ part
 
         count = max(len(hidden), 1)
         ctx.count = count
         ctx.save_for_backward(grad_hidden, grad_weight, grad_bias)
-        return total / count
+        return (total / count).to(hidden.dtype)
 
     @staticmethod
     @once_differentiable
@@ -84,7 +97,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
             None if gradient is None else gradient * scale
             for gradient in ctx.saved_tensors
         )
-        return (*gradients, None)
+        return (*gradients, None, None)
 
 
 def linear_cross_entropy(
@@ -98,7 +111,8 @@ def linear_cross_entropy(
     Equal to ``F.cross_entropy(hidden @ weight.T + bias, targets)`` within
     rounding, without ever holding all the logits. The gradients are computed
     in the forward pass, when an input requires them, so the loss can be
-    differentiated once (not twice).
+    differentiated once (not twice). Under :func:`torch.autocast` the matrix
+    products use the autocast type and the softmax float32.
 
     Parameters
     ----------
@@ -113,4 +127,10 @@ def linear_cross_entropy(
     torch.Tensor
         Scalar mean loss.
     """
-    return _LinearCrossEntropy.apply(hidden, weight, bias, targets)
+    device = hidden.device.type
+    compute_dtype = (
+        torch.get_autocast_dtype(device)
+        if torch.is_autocast_enabled(device)
+        else hidden.dtype
+    )
+    return _LinearCrossEntropy.apply(hidden, weight, bias, targets, compute_dtype)

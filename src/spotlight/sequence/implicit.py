@@ -120,6 +120,13 @@ class ImplicitSequenceModel:
         cosine decay over the ``epochs * ceil(len(sequences) / batch_size)``
         steps of a run. With ``sparse=True`` the optimizer is not a
         :class:`torch.optim.Optimizer`, so PyTorch's schedulers refuse it.
+    mixed_precision : bool, default False
+        Train under :func:`torch.autocast` with bfloat16: matrix products in
+        bfloat16; parameters, optimizer, normalisations and the softmax in
+        float32. Faster on CPUs with AVX-512 BF16 or AMX instructions and on
+        GPUs with bfloat16 support, slower elsewhere; losses agree with
+        float32 training to about two significant digits per step.
+        Prediction stays in float32.
     compile : bool, default False
         Compile the training step with :func:`torch.compile`. The first
         batches take longer while it compiles; if compilation fails (no C++
@@ -175,6 +182,7 @@ class ImplicitSequenceModel:
         gbce_calibration: float = 0.75,
         length_bucketing: bool = False,
         scheduler_func: Callable[[Any], Any] | None = None,
+        mixed_precision: bool = False,
         compile: bool = False,
     ) -> None:
         self._loss = check_choice("loss", loss, LOSSES)
@@ -228,6 +236,7 @@ class ImplicitSequenceModel:
         self._exclude_positive = bool(exclude_positive)
         self._gbce_calibration = check_float("gbce_calibration", gbce_calibration, 0, 1)
         self._length_bucketing = bool(length_bucketing)
+        self._mixed_precision = bool(mixed_precision)
         self._compile = bool(compile)
 
         self._net: nn.Module | None = None
@@ -521,7 +530,12 @@ class ImplicitSequenceModel:
                 if self._length_bucketing:
                     batch = _training.trim(batch, lengths[rows])
                 batch = batch.to(self._device, non_blocking=True)
-                loss = objective(batch)
+                with torch.autocast(
+                    self._device.type,
+                    dtype=torch.bfloat16,
+                    enabled=self._mixed_precision,
+                ):
+                    loss = objective(batch)
                 self._optimizer.zero_grad()
                 loss.backward()
                 self._optimizer.step()
@@ -748,6 +762,7 @@ class ImplicitSequenceModel:
             "exclude_positive": self._exclude_positive,
             "gbce_calibration": self._gbce_calibration,
             "length_bucketing": self._length_bucketing,
+            "mixed_precision": self._mixed_precision,
             "compile": self._compile,
         }
 
