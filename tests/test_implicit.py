@@ -1423,8 +1423,8 @@ def test_mixed_precision_training_follows_float32_training(
 
     float32, bfloat16 = losses_of(False), losses_of(True)
 
-    # Same seed, same batches: bfloat16 rounding (0.4% per product) moves the
-    # epoch losses by well under 2%, and both runs learn.
-    assert bfloat16 == pytest.approx(float32, rel=0.02)
+    # Same seed, same batches: bfloat16 rounding (0.4% per product) moved the
+    # epoch losses by at most 0.07% here; allow 0.5%. Both runs learn.
+    assert bfloat16 == pytest.approx(float32, rel=0.005)
     assert bfloat16 != float32
     assert bfloat16[-1] < bfloat16[0]

@@ -140,8 +140,8 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     add(
         "--mixed-precision",
         action="store_true",
-        help="train with bfloat16 matrix products (torch.autocast): faster on "
-        "CPUs with AVX-512 BF16 or AMX and on recent GPUs",
+        help="train with bfloat16 matrix products (torch.autocast), for GPUs "
+        "with bfloat16 and CPUs with AMX",
     )
     add(
         "--compile",
