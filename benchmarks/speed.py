@@ -5,6 +5,7 @@ Usage::
     python benchmarks/speed.py              # everything (about 40 minutes here)
     python benchmarks/speed.py --part train # one part: matmul, train, evaluate,
                                             # recommend, transformer, scale
+    python benchmarks/speed.py --part train --networks lstm transformer
 
 Data: MovieLens-1M sequences of Spotlight's protocol (user split with
 ``RandomState(100)``, ``to_sequence(200, 20, 200)``), at Spotlight's default
@@ -68,9 +69,10 @@ def spotlight_sequences() -> dict[str, Any]:
     }
 
 
-def matmul_rate() -> float:
-    """Dense float32 matrix-multiply rate of this machine, GFLOP/s."""
-    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+def matmul_rate(dtype: str = "float32") -> float:
+    """Dense matrix-multiply rate of this machine, GFLOP/s."""
+    a = torch.randn(2048, 2048, dtype=getattr(torch, dtype))
+    b = torch.randn(2048, 2048, dtype=getattr(torch, dtype))
     seconds = median_time(lambda: a @ b, repeats=9)
     return 2 * 2048**3 / seconds / 1e9
 
@@ -269,7 +271,10 @@ def scale(num_interactions: int, loss: str) -> dict[str, Any]:
 
 
 TASKS = {
-    "matmul": lambda: {"gflops": matmul_rate()},
+    "matmul": lambda: {
+        "gflops": matmul_rate(),
+        "bfloat16_gflops": matmul_rate("bfloat16"),
+    },
     "train": train_speed,
     "evaluate": evaluate_speed,
     "recommend": recommend_speed,
@@ -289,9 +294,9 @@ def in_subprocess(task: str, *arguments: Any) -> dict[str, Any]:
     return json.loads(output.stdout)
 
 
-def report_train() -> None:
+def report_train(networks: list[str]) -> None:
     rows = []
-    for representation in REPRESENTATIONS:
+    for representation in networks:
         for loss in ("adaptive_hinge", "bpr"):
             results = {
                 mode: in_subprocess("train", representation, loss, mode)
@@ -328,9 +333,9 @@ def report_train() -> None:
     )
 
 
-def report_evaluate() -> None:
+def report_evaluate(networks: list[str]) -> None:
     rows = []
-    for representation in REPRESENTATIONS:
+    for representation in networks:
         result = in_subprocess("evaluate", representation)
         batched = result["batched_rows_per_second"]
         per_row = result["per_row_rows_per_second"]
@@ -349,9 +354,9 @@ def report_evaluate() -> None:
     )
 
 
-def report_recommend() -> None:
+def report_recommend(networks: list[str]) -> None:
     rows = []
-    for representation in REPRESENTATIONS:
+    for representation in networks:
         result = in_subprocess("recommend", representation)
         rows.append(
             [
@@ -374,7 +379,7 @@ def report_recommend() -> None:
     )
 
 
-def report_transformer(gflops: float) -> None:
+def report_transformer(gflops: float, bfloat16_gflops: float) -> None:
     rows = []
     spotlight = {
         "representation": "transformer",
@@ -386,19 +391,30 @@ def report_transformer(gflops: float) -> None:
         ("Spotlight defaults", spotlight),
         ("width 64, full softmax", WIDE_SOFTMAX),
         ("the same, compile=True", {**WIDE_SOFTMAX, "compile": True}),
+        ("the same, mixed_precision=True", {**WIDE_SOFTMAX, "mixed_precision": True}),
     ]:
         result = in_subprocess("transformer", settings)
+        rate = result["achieved_gflops"]
         rows.append(
             [
                 name,
                 f"{result['gflop_per_epoch']:.0f}",
                 f"{result['epoch_seconds']:.1f}",
-                f"{result['achieved_gflops']:.1f}",
-                f"{100 * result['achieved_gflops'] / gflops:.0f}%",
+                f"{rate:.1f}",
+                f"{100 * rate / gflops:.0f}%",
+                f"{100 * rate / bfloat16_gflops:.0f}%",
             ]
         )
     print_table(
-        ["transformer", "GFLOP/epoch", "epoch s", "GFLOP/s", "of matmul rate"], rows
+        [
+            "transformer",
+            "GFLOP/epoch",
+            "epoch s",
+            "GFLOP/s",
+            "of float32 matmul rate",
+            "of bfloat16 matmul rate",
+        ],
+        rows,
     )
 
 
@@ -426,6 +442,13 @@ def main() -> None:
         choices=["matmul", "train", "evaluate", "recommend", "transformer", "scale"],
         nargs="+",
     )
+    parser.add_argument(
+        "--networks",
+        choices=REPRESENTATIONS,
+        nargs="+",
+        default=REPRESENTATIONS,
+        help="the networks of the train, evaluate and recommend parts",
+    )
     parser.add_argument("--task", help=argparse.SUPPRESS)
     parser.add_argument("arguments", nargs="?", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
@@ -442,13 +465,17 @@ def main() -> None:
         "scale",
     ]
     print(f"{machine()}\n")
-    gflops = in_subprocess("matmul")["gflops"]
-    print(f"float32 matrix multiply (2048 x 2048): {gflops:.0f} GFLOP/s\n")
+    rates = in_subprocess("matmul")
+    gflops, bfloat16_gflops = rates["gflops"], rates["bfloat16_gflops"]
+    print(
+        f"matrix multiply (2048 x 2048): float32 {gflops:.0f} GFLOP/s, "
+        f"bfloat16 {bfloat16_gflops:.0f} GFLOP/s\n"
+    )
     reports = {
-        "train": report_train,
-        "evaluate": report_evaluate,
-        "recommend": report_recommend,
-        "transformer": lambda: report_transformer(gflops),
+        "train": lambda: report_train(arguments.networks),
+        "evaluate": lambda: report_evaluate(arguments.networks),
+        "recommend": lambda: report_recommend(arguments.networks),
+        "transformer": lambda: report_transformer(gflops, bfloat16_gflops),
         "scale": report_scale,
     }
     for part in parts:
