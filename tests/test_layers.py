@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch.nn import functional as F
 
 from spotlight._hashing import murmurhash3_32
 from spotlight.layers import BloomEmbedding, FastDropout, ScaledEmbedding, ZeroEmbedding
@@ -191,3 +192,20 @@ def test_fast_dropout_masks_repeat_with_the_seed():
 def test_fast_dropout_rejects_a_probability_outside_zero_to_one(p):
     with pytest.raises((ValueError, TypeError), match="p"):
         FastDropout(p)
+
+
+@pytest.mark.parametrize("layer_class", [ScaledEmbedding, ZeroEmbedding])
+def test_embedding_lookups_give_torchs_embedding_gradients(layer_class):
+    torch.manual_seed(0)
+    layer = layer_class(12, 4, padding_idx=0)
+    ids = torch.tensor([[0, 3, 3, 7], [0, 0, 11, 3]])  # repeats and padding
+    upstream = torch.randn(2, 4, 4)
+
+    output = layer(ids)
+    (gradient,) = torch.autograd.grad(output, [layer.weight], upstream)
+    expected_output = F.embedding(ids, layer.weight, padding_idx=0)
+    (expected,) = torch.autograd.grad(expected_output, [layer.weight], upstream)
+
+    assert torch.equal(output, expected_output)
+    assert torch.allclose(gradient, expected, atol=1e-6)
+    assert torch.equal(gradient[0], torch.zeros(4))

@@ -204,7 +204,10 @@ class SequenceNet(nn.Module):
         torch.Tensor of shape (*, num_candidates)
         """
         embeddings = self.item_embeddings(items)  # (*, candidates, dim)
-        dot = torch.matmul(embeddings, representations.unsqueeze(-1)).squeeze(-1)
+        # A product and a sum rather than a batch of (candidates x dim) @ (dim
+        # x 1) products: on a CPU those tiny products, backward above all,
+        # are about three times slower.
+        dot = (embeddings * representations.unsqueeze(-2)).sum(-1)
         return dot + self.item_biases(items).squeeze(-1)
 
     def score_per_sequence(
