@@ -326,6 +326,7 @@ def run(config: Config) -> dict[str, Any]:
         spent = train_seconds + evaluation_seconds
         if snapshot is None and spent > (config.snapshot_seconds or float("inf")):
             snapshot = snapshot_score(model, best_state, best_epoch, data, spent)
+            snapshot["epochs"] = epoch + 1
         if epoch - best_epoch >= config.patience or spent > config.budget_seconds:
             break
 
@@ -407,7 +408,14 @@ HEADERS = [
 ]
 
 
-def _row(result: dict[str, Any], name: str, test: dict[str, float]) -> list[str]:
+def _row(
+    result: dict[str, Any],
+    name: str,
+    test: dict[str, float],
+    best_epoch: int,
+    epochs: int,
+    train_seconds: float,
+) -> list[str]:
     config = result["config"]
     return [
         name,
@@ -419,8 +427,8 @@ def _row(result: dict[str, Any], name: str, test: dict[str, float]) -> list[str]
         f"{test['hr@10 unseen']:.4f}",
         f"{test['ndcg@10 unseen']:.4f}",
         f"{test['ndcg@10']:.4f}",
-        f"{result['best_epoch'] + 1}/{result['epochs_trained']}",
-        f"{result['train_seconds'] / 60:.1f}",
+        f"{best_epoch + 1}/{epochs}",
+        f"{train_seconds / 60:.1f}",
         f"{result['peak_memory_mb']:.0f}",
     ]
 
@@ -429,11 +437,31 @@ def report(results: list[dict[str, Any]]) -> None:
     """Print one row per configuration (and per snapshot of a shorter budget)."""
     rows = []
     for result in results:
-        rows.append(_row(result, result["config"]["name"], result["test"]))
+        rows.append(
+            _row(
+                result,
+                result["config"]["name"],
+                result["test"],
+                result["best_epoch"],
+                result["epochs_trained"],
+                result["train_seconds"],
+            )
+        )
         snapshot = result.get("snapshot")
         if snapshot:
+            # Its time is of training and validation: training alone is not
+            # recorded per epoch.
             minutes = round(snapshot["seconds"] / 60)
-            rows.append(_row(result, f"(after {minutes} min)", snapshot["test"]))
+            rows.append(
+                _row(
+                    result,
+                    f"(after {minutes} min)",
+                    snapshot["test"],
+                    snapshot["best_epoch"],
+                    snapshot.get("epochs", snapshot["best_epoch"] + 1),
+                    snapshot["seconds"],
+                )
+            )
     print_table(HEADERS, rows)
 
 
