@@ -205,6 +205,28 @@ CONFIGS = [
     ),
 ]
 CONFIGS += [
+    Config(
+        "lstm-llo-cosine",
+        "leave-last-out",
+        {**SOFTMAX, "representation": "lstm"},
+        max_epochs=15,
+        patience=15,
+        decay_epochs=15,
+        note="as lstm-llo, the rate warmed up and decayed over 15 epochs",
+        in_full_run=False,
+    ),
+    Config(
+        "lstm-cosine",
+        "spotlight",
+        {**SOFTMAX, "representation": "lstm", "length_bucketing": False},
+        max_epochs=12,
+        patience=12,
+        decay_epochs=12,
+        note="as lstm-padded, the rate warmed up and decayed over 12 epochs",
+        in_full_run=False,
+    ),
+]
+CONFIGS += [
     softmax_config(
         f"{name}-seed-{seed}",
         5,
