@@ -182,17 +182,6 @@ CONFIGS = [
         in_full_run=False,
     ),
     Config(
-        "transformer-llo-long",
-        "leave-last-out",
-        {**SOFTMAX, **TRANSFORMER, "batch_size": 32, "learning_rate": 2e-3},
-        max_epochs=80,
-        patience=6,
-        budget_seconds=40 * 60,
-        snapshot_seconds=15 * 60,
-        note="as transformer-llo-b32 with 40 minutes and more patience",
-        in_full_run=False,
-    ),
-    Config(
         "transformer-llo-cosine",
         "leave-last-out",
         {**SOFTMAX, **TRANSFORMER, "batch_size": 32, "learning_rate": 2e-3},

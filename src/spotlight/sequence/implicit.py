@@ -124,10 +124,11 @@ class ImplicitSequenceModel:
         Train under :func:`torch.autocast` with bfloat16: matrix products in
         bfloat16; parameters, optimizer, normalisations and the softmax in
         float32. Meant for GPUs with bfloat16 support and CPUs with AMX; on a
-        CPU with AVX-512 BF16 alone it measured only about 1.1 times faster
-        for the transformer (its matrices are small, and bfloat16 attention
-        is slower there than float32). Epoch losses agree with float32
-        training within about a part in a thousand. Prediction stays float32.
+        CPU with AVX-512 BF16 alone it gave no reliable gain for the
+        transformer (0.94 to 1.27 times the float32 speed: its matrices are
+        small, and bfloat16 attention is slower there). Epoch losses agree
+        with float32 training within about a part in a thousand. Prediction
+        stays float32.
     compile : bool, default False
         Compile the training step with :func:`torch.compile`. The first
         batches take longer while it compiles; if compilation fails (no C++
