@@ -4,7 +4,8 @@ Usage::
 
     python benchmarks/speed.py              # everything (about 40 minutes here)
     python benchmarks/speed.py --part train # one part: matmul, train, evaluate,
-                                            # recommend, transformer, scale
+                                            # recommend, transformer, scale,
+                                            # allocator
     python benchmarks/speed.py --part train --networks lstm transformer
 
 Data: MovieLens-1M sequences of Spotlight's protocol (user split with
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -283,13 +285,24 @@ TASKS = {
 }
 
 
-def in_subprocess(task: str, *arguments: Any) -> dict[str, Any]:
+# glibc's malloc hands large blocks back to the system and maps new ones as
+# batch shapes change; these keep them in the heap instead.
+KEEP_FREED_MEMORY = {
+    "MALLOC_MMAP_THRESHOLD_": str(1 << 32),
+    "MALLOC_TRIM_THRESHOLD_": str(1 << 32),
+}
+
+
+def in_subprocess(
+    task: str, *arguments: Any, environment: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Run one measurement in a fresh Python process."""
     output = subprocess.run(
         [sys.executable, __file__, "--task", task, json.dumps(arguments)],
         check=True,
         stdout=subprocess.PIPE,
         text=True,
+        env={**os.environ, **(environment or {})},
     )
     return json.loads(output.stdout)
 
@@ -418,6 +431,32 @@ def report_transformer(gflops: float, bfloat16_gflops: float) -> None:
     )
 
 
+def report_allocator(networks: list[str]) -> None:
+    """Training under glibc's default allocator settings and with freed
+    memory kept in the heap (:data:`KEEP_FREED_MEMORY`)."""
+    rows = []
+    for representation in networks:
+        for mode in ("padded", "bucketed"):
+            rates = [
+                in_subprocess(
+                    "train", representation, "adaptive_hinge", mode, environment=env
+                )["sequences_per_second"]
+                for env in (None, KEEP_FREED_MEMORY)
+            ]
+            rows.append(
+                [
+                    representation,
+                    mode,
+                    *(f"{rate:.0f}" for rate in rates),
+                    f"{rates[1] / rates[0]:.2f}x",
+                ]
+            )
+    print_table(
+        ["network (adaptive hinge)", "batches", "default seq/s", "kept seq/s", "gain"],
+        rows,
+    )
+
+
 def report_scale() -> None:
     rows = []
     for size in (1_000_000, 5_000_000, 20_000_000):
@@ -439,7 +478,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--part",
-        choices=["matmul", "train", "evaluate", "recommend", "transformer", "scale"],
+        choices=[
+            "matmul",
+            "train",
+            "evaluate",
+            "recommend",
+            "transformer",
+            "scale",
+            "allocator",
+        ],
         nargs="+",
     )
     parser.add_argument(
@@ -477,6 +524,7 @@ def main() -> None:
         "recommend": lambda: report_recommend(arguments.networks),
         "transformer": lambda: report_transformer(gflops, bfloat16_gflops),
         "scale": report_scale,
+        "allocator": lambda: report_allocator(arguments.networks),
     }
     for part in parts:
         if part in reports:
