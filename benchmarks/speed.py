@@ -474,19 +474,15 @@ def report_scale() -> None:
     print_table(["interactions", "loss", "to_sequence s", "epoch s", "peak MB"], rows)
 
 
+DEFAULT_PARTS = ["matmul", "train", "evaluate", "recommend", "transformer", "scale"]
+"""The parts of a run without ``--part``."""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--part",
-        choices=[
-            "matmul",
-            "train",
-            "evaluate",
-            "recommend",
-            "transformer",
-            "scale",
-            "allocator",
-        ],
+        choices=[*DEFAULT_PARTS, "allocator"],
         nargs="+",
     )
     parser.add_argument(
@@ -503,14 +499,7 @@ def main() -> None:
         json.dump(TASKS[arguments.task](*json.loads(arguments.arguments)), sys.stdout)
         return
 
-    parts = arguments.part or [
-        "matmul",
-        "train",
-        "evaluate",
-        "recommend",
-        "transformer",
-        "scale",
-    ]
+    parts = arguments.part or DEFAULT_PARTS
     print(f"{machine()}\n")
     rates = in_subprocess("matmul")
     gflops, bfloat16_gflops = rates["gflops"], rates["bfloat16_gflops"]
