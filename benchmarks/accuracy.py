@@ -192,6 +192,22 @@ CONFIGS = [
         note="as transformer-llo-b32, the rate warmed up and decayed over 50 epochs",
         in_full_run=False,
     ),
+    Config(
+        "transformer-llo-cosine-dropout-0.1",
+        "leave-last-out",
+        {
+            **SOFTMAX,
+            **TRANSFORMER,
+            "batch_size": 32,
+            "learning_rate": 2e-3,
+            "representation_kwargs": {"num_layers": 2, "num_heads": 1, "dropout": 0.1},
+        },
+        max_epochs=40,
+        patience=40,
+        decay_epochs=40,
+        note="as transformer-llo-cosine with half the dropout, over 40 epochs",
+        in_full_run=False,
+    ),
 ]
 CONFIGS += [
     Config(
