@@ -93,6 +93,13 @@ SOFTMAX = {
 }
 
 
+SMALL_STEPS = {**SOFTMAX, **TRANSFORMER, "batch_size": 32, "learning_rate": 2e-3}
+"""The transformer's best steps: batch 32 at a rate of 0.002."""
+HALF_DROPOUT = {
+    "representation_kwargs": {"num_layers": 2, "num_heads": 1, "dropout": 0.1}
+}
+
+
 def softmax_config(
     name: str,
     minutes: float,
@@ -161,7 +168,7 @@ CONFIGS = [
     Config(
         "transformer-llo-b32",
         "leave-last-out",
-        {**SOFTMAX, **TRANSFORMER, "batch_size": 32, "learning_rate": 2e-3},
+        SMALL_STEPS,
         max_epochs=60,
         budget_seconds=15 * 60,
         note="the transformer's best: more, smaller steps at a lower rate",
@@ -169,13 +176,7 @@ CONFIGS = [
     Config(
         "transformer-llo-dropout-0.1",
         "leave-last-out",
-        {
-            **SOFTMAX,
-            **TRANSFORMER,
-            "batch_size": 32,
-            "learning_rate": 2e-3,
-            "representation_kwargs": {"num_layers": 2, "num_heads": 1, "dropout": 0.1},
-        },
+        {**SMALL_STEPS, **HALF_DROPOUT},
         max_epochs=60,
         budget_seconds=15 * 60,
         note="as transformer-llo-b32 with half the dropout",
@@ -184,7 +185,7 @@ CONFIGS = [
     Config(
         "transformer-llo-cosine",
         "leave-last-out",
-        {**SOFTMAX, **TRANSFORMER, "batch_size": 32, "learning_rate": 2e-3},
+        SMALL_STEPS,
         max_epochs=50,
         patience=50,
         decay_epochs=50,
@@ -195,13 +196,7 @@ CONFIGS = [
     Config(
         "transformer-llo-cosine-dropout-0.1",
         "leave-last-out",
-        {
-            **SOFTMAX,
-            **TRANSFORMER,
-            "batch_size": 32,
-            "learning_rate": 2e-3,
-            "representation_kwargs": {"num_layers": 2, "num_heads": 1, "dropout": 0.1},
-        },
+        {**SMALL_STEPS, **HALF_DROPOUT},
         max_epochs=40,
         patience=40,
         decay_epochs=40,

@@ -183,18 +183,8 @@ class TransformerNet(SequenceNet):
         return self.output_norm(F.pad(x, (0, 0, 1 + cut, 0)))
 
     def final_representation(self, sequences: torch.Tensor) -> torch.Tensor:
-        """Represent the user after the whole sequence, for prediction.
-
-        Parameters
-        ----------
-        sequences : torch.Tensor of int64, shape (batch, length)
-
-        Returns
-        -------
-        torch.Tensor of shape (batch, embedding_dim)
-            ``representations(sequences)[:, -1]``, for less work: the last
-            block computes its output at the last position only.
-        """
+        # As representations(sequences)[:, -1] (the docstring is inherited),
+        # for less work: the last block computes the last position only.
         x, attend, real = self._inputs(sequences[:, -self.max_sequence_length :])
         for block in self.blocks[:-1]:
             x = block(x, attend) * real.unsqueeze(-1)
