@@ -291,25 +291,47 @@ def leave_last_out_protocol() -> dict[str, Any]:
         "train": train.to_sequence(max_sequence_length=200),
         "validation": target_sequences(train, validation, 201),
         "test": target_sequences([train, validation], test, 201),
+        "validation history": [train],
+        "test history": [train, validation],
     }
 
 
-def select(model: ImplicitSequenceModel, rows, protocol: str) -> dict[str, float]:
+def select(model: ImplicitSequenceModel, data, protocol: str) -> dict[str, float]:
     """Validation metrics and the one that selects the epoch: MRR for
     Spotlight's protocol (its own default, seen items ranked), NDCG@10 with
-    seen items excluded for leave-last-out (as the published full-ranking
-    results filter them)."""
-    spotlight = protocol == "spotlight"
-    metrics = sequence_metrics(model, rows, k=10, exclude_preceding=not spotlight)
-    metrics["selection"] = metrics["mrr"] if spotlight else metrics["ndcg@10"]
-    return metrics
+    every item the user rated before excluded for leave-last-out (as the
+    published full-ranking results filter them)."""
+    if protocol == "spotlight":
+        metrics = sequence_metrics(model, data["validation"], k=10)
+        return {**metrics, "selection": metrics["mrr"]}
+    metrics = sequence_metrics(
+        model,
+        data["validation"],
+        k=10,
+        exclude_preceding=True,
+        exclude_history=data["validation history"],
+    )
+    return {**metrics, "selection": metrics["ndcg@10"]}
 
 
-def score(model: ImplicitSequenceModel, rows) -> dict[str, float]:
-    """Test metrics with the context's items ranked, and excluded."""
+def score(model: ImplicitSequenceModel, data) -> dict[str, float]:
+    """Test metrics with the context's items ranked; with them excluded
+    ("unseen"); and, where the protocol keeps each user's history, with
+    everything the user rated before excluded ("unrated"). The two exclusions
+    differ for users whose history is longer than a row."""
+    rows = data["test"]
     metrics = sequence_metrics(model, rows, k=10)
-    unseen = sequence_metrics(model, rows, k=10, exclude_preceding=True)
-    metrics.update({f"{name} unseen": value for name, value in unseen.items()})
+    variants = {"unseen": sequence_metrics(model, rows, k=10, exclude_preceding=True)}
+    if "test history" in data:
+        variants["unrated"] = sequence_metrics(
+            model,
+            rows,
+            k=10,
+            exclude_preceding=True,
+            exclude_history=data["test history"],
+        )
+    for variant, values in variants.items():
+        metrics.update({f"{name} {variant}": value for name, value in values.items()})
     return metrics
 
 
@@ -337,7 +359,7 @@ def run(config: Config) -> dict[str, Any]:
         train_seconds += time.perf_counter() - started
 
         started = time.perf_counter()
-        validation = select(model, data["validation"], config.protocol)
+        validation = select(model, data, config.protocol)
         evaluation_seconds += time.perf_counter() - started
         history.append({"epoch": epoch, "loss": model.loss_history_[-1], **validation})
         print(f"  {config.name} epoch {epoch}: {history[-1]}", file=sys.stderr)
@@ -353,7 +375,7 @@ def run(config: Config) -> dict[str, Any]:
             break
 
     model.network.load_state_dict(best_state)
-    test = score(model, data["test"])
+    test = score(model, data)
     return {
         "config": asdict(config),
         "seed": config.seed,
@@ -399,7 +421,7 @@ def snapshot_score(model, best_state, best_epoch, data, spent) -> dict[str, Any]
     """Test metrics of the best epoch so far, as a shorter budget would give."""
     current = copy.deepcopy(model.network.state_dict())
     model.network.load_state_dict(best_state)
-    test = score(model, data["test"])
+    test = score(model, data)
     model.network.load_state_dict(current)
     return {"seconds": spent, "best_epoch": best_epoch, "test": test}
 
@@ -423,6 +445,8 @@ HEADERS = [
     "MRR unseen",
     "HR@10 unseen",
     "NDCG@10 unseen",
+    "HR@10 unrated",
+    "NDCG@10 unrated",
     "NDCG@10",
     "best/epochs",
     "train min",
@@ -448,11 +472,18 @@ def _row(
         f"{test['mrr unseen']:.4f}",
         f"{test['hr@10 unseen']:.4f}",
         f"{test['ndcg@10 unseen']:.4f}",
+        _figure(test, "hr@10 unrated"),
+        _figure(test, "ndcg@10 unrated"),
         f"{test['ndcg@10']:.4f}",
         f"{best_epoch + 1}/{epochs}",
         f"{train_seconds / 60:.1f}",
         f"{result['peak_memory_mb']:.0f}",
     ]
+
+
+def _figure(test: dict[str, float], name: str) -> str:
+    """A metric to four places, or a dash for results that lack it."""
+    return f"{test[name]:.4f}" if name in test else "-"
 
 
 def report(results: list[dict[str, Any]]) -> None:

@@ -10,6 +10,7 @@ import pytest
 from scipy.stats import rankdata
 
 from spotlight import evaluation
+from spotlight.cross_validation import leave_last_out_split
 from spotlight.evaluation import (
     sequence_hit_rate_score,
     sequence_metrics,
@@ -298,3 +299,47 @@ def test_target_sequences_refuse_context_without_timestamps():
 
     with pytest.raises(ValueError, match="timestamps"):
         target_sequences(context, Interactions([0], [3]), max_sequence_length=3)
+
+
+def test_exclude_history_excludes_items_older_than_the_row():
+    # Items score their id. The rows keep one context item; the history of
+    # user 0 holds 29 and 28 (older than the row) and user 1 has none.
+    history = Interactions([0, 0], [29, 28], timestamps=[0, 1], num_users=2)
+    test = SequenceInteractions([[5, 20], [5, 20]], user_ids=[0, 1], num_items=30)
+
+    ranks = sequence_target_ranks(HighestIdFirst(), test, exclude_history=history)
+
+    # items 21..29 score above 20; for user 0, 28 and 29 move below it
+    assert ranks.tolist() == [8.0, 10.0]
+
+
+def test_exclude_history_equals_excluding_the_same_items_per_row(model, small_log):
+    # Rows of 5 context items out of about 30 per user; the reference sets
+    # each row's user's training items and context items to -inf.
+    train, validation, test = leave_last_out_split(small_log)
+    rows = target_sequences([train, validation], test, 6)
+    expected = []
+    for row, user in zip(rows.sequences, rows.user_ids, strict=True):
+        scores = np.asarray(model.predict(row[:-1]), dtype=np.float64)
+        scores[train.item_ids[train.user_ids == user]] = -np.inf
+        scores[row[:-1]] = -np.inf
+        expected.append(rankdata(-scores[1:])[row[-1] - 1])
+
+    ranks = sequence_target_ranks(
+        model, rows, exclude_preceding=True, exclude_history=[train]
+    )
+
+    assert np.abs(ranks - np.array(expected)).max() < TOLERANCE
+    assert (ranks != sequence_target_ranks(model, rows, True)).any()
+
+
+def test_exclude_history_refuses_rows_without_user_ids(model, small_log):
+    rows = SequenceInteractions([[1, 2, 3]], num_items=small_log.num_items)
+
+    with pytest.raises(ValueError, match="user_ids"):
+        sequence_metrics(model, rows, exclude_history=small_log)
+
+
+def test_exclude_history_refuses_what_is_not_interactions(model, small_sequences):
+    with pytest.raises(TypeError, match="exclude_history"):
+        sequence_mrr_score(model, small_sequences, exclude_history=[[1, 2]])

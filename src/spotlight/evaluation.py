@@ -53,22 +53,75 @@ def _check_test(test: Any, targets: int = 1) -> np.ndarray:
     return test.sequences
 
 
+class _History:
+    """Each user's items in some interactions, to exclude from their rows."""
+
+    def __init__(
+        self, history: Interactions | Sequence[Interactions], test: Any
+    ) -> None:
+        parts = [history] if isinstance(history, Interactions) else list(history)
+        if not parts or not all(isinstance(part, Interactions) for part in parts):
+            raise TypeError(
+                "exclude_history must be a spotlight.interactions.Interactions or "
+                f"a sequence of them, got {history!r:.80}"
+            )
+        if test.user_ids is None:
+            raise ValueError(
+                "exclude_history needs the test rows' user_ids (target_sequences "
+                "and to_sequence record them); these rows have none"
+            )
+        users = np.concatenate([part.user_ids for part in parts])
+        order = np.argsort(users, kind="stable")
+        self.items = np.concatenate([part.item_ids for part in parts])[order]
+        num_users = max(part.num_users for part in parts)
+        self.starts = np.searchsorted(users[order], np.arange(num_users + 1))
+        self.user_ids = test.user_ids.astype(np.int64)
+
+    def exclude(self, scores: np.ndarray, start: int) -> None:
+        """Set to ``-inf`` the scores of each row's user's items; the rows are
+        those from ``start``."""
+        users = self.user_ids[start : start + len(scores)]
+        known = users < len(self.starts) - 1
+        rows = np.flatnonzero(known)
+        begin = self.starts[users[known]]
+        counts = self.starts[users[known] + 1] - begin
+        # Positions in self.items of every (row, item) pair, row by row.
+        offsets = np.arange(counts.sum()) - np.repeat(
+            np.cumsum(counts) - counts, counts
+        )
+        positions = np.repeat(begin, counts) + offsets
+        scores[np.repeat(rows, counts), self.items[positions]] = -np.inf
+
+
 def _scored_batches(
-    model: Any, sequences: np.ndarray, targets: int, exclude_preceding: bool
+    model: Any,
+    sequences: np.ndarray,
+    targets: int,
+    exclude_preceding: bool,
+    history: _History | None = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield (scores, target items) per batch; padding and, if asked, the
-    context items score ``-inf``."""
+    context items and the users' history items score ``-inf``."""
     for start in range(0, len(sequences), _ROWS_PER_BATCH):
         rows = sequences[start : start + _ROWS_PER_BATCH]
         context, target_items = rows[:, :-targets], rows[:, -targets:]
         scores = np.atleast_2d(model.predict(context)).astype(np.float64)
         if exclude_preceding:
             np.put_along_axis(scores, context.astype(np.int64), -np.inf, axis=1)
+        if history is not None:
+            history.exclude(scores, start)
         yield scores, target_items
 
 
+def _history(exclude_history: Any, test: SequenceInteractions) -> _History | None:
+    return None if exclude_history is None else _History(exclude_history, test)
+
+
 def sequence_target_ranks(
-    model: Any, test: SequenceInteractions, exclude_preceding: bool = False
+    model: Any,
+    test: SequenceInteractions,
+    exclude_preceding: bool = False,
+    exclude_history: Interactions | Sequence[Interactions] | None = None,
 ) -> np.ndarray:
     """Rank of each row's last item among all items, given the items before it.
 
@@ -81,6 +134,12 @@ def sequence_target_ranks(
         Move the items of the context to the bottom of the ranking, so that
         items the user has seen are not recommended again. A target that is
         also in the context moves down with them.
+    exclude_history : Interactions or sequence of Interactions, optional
+        Move every item that a row's user has in these interactions to the
+        bottom of the ranking too; the rows need ``user_ids``. Use it where
+        rows keep only the most recent items of long histories: the
+        leave-last-out protocol of recent papers excludes everything the
+        user rated before, such as ``[train, validation]`` for the test rows.
 
     Returns
     -------
@@ -88,8 +147,10 @@ def sequence_target_ranks(
         Ranks from 1 (best); ties share the average of their ranks.
     """
     sequences = _check_test(test)
+    history = _history(exclude_history, test)
     ranks = []
-    for scores, targets in _scored_batches(model, sequences, 1, exclude_preceding):
+    batches = _scored_batches(model, sequences, 1, exclude_preceding, history)
+    for scores, targets in batches:
         target_scores = np.take_along_axis(scores, targets.astype(np.int64), axis=1)
         real_items = scores[:, PADDING_IDX + 1 :]
         above = (real_items > target_scores).sum(axis=1)
@@ -99,7 +160,10 @@ def sequence_target_ranks(
 
 
 def sequence_mrr_score(
-    model: Any, test: SequenceInteractions, exclude_preceding: bool = False
+    model: Any,
+    test: SequenceInteractions,
+    exclude_preceding: bool = False,
+    exclude_history: Interactions | Sequence[Interactions] | None = None,
 ) -> np.ndarray:
     """Reciprocal rank of each row's last item, given the items before it.
 
@@ -108,6 +172,8 @@ def sequence_mrr_score(
     model : fitted model with ``predict(sequences)``
     test : SequenceInteractions
     exclude_preceding : bool, default False
+        See :func:`sequence_target_ranks`.
+    exclude_history : Interactions or sequence of Interactions, optional
         See :func:`sequence_target_ranks`.
 
     Returns
@@ -125,11 +191,15 @@ def sequence_mrr_score(
     >>> sequence_mrr_score(model, rows).shape == (len(rows),)
     True
     """
-    return 1.0 / sequence_target_ranks(model, test, exclude_preceding)
+    return 1.0 / sequence_target_ranks(model, test, exclude_preceding, exclude_history)
 
 
 def sequence_hit_rate_score(
-    model: Any, test: SequenceInteractions, k: int = 10, exclude_preceding: bool = False
+    model: Any,
+    test: SequenceInteractions,
+    k: int = 10,
+    exclude_preceding: bool = False,
+    exclude_history: Interactions | Sequence[Interactions] | None = None,
 ) -> np.ndarray:
     """Whether each row's last item ranks in the top ``k`` (HR@k, recall@k for
     one target).
@@ -141,6 +211,8 @@ def sequence_hit_rate_score(
     k : int, default 10
     exclude_preceding : bool, default False
         See :func:`sequence_target_ranks`.
+    exclude_history : Interactions or sequence of Interactions, optional
+        See :func:`sequence_target_ranks`.
 
     Returns
     -------
@@ -148,11 +220,17 @@ def sequence_hit_rate_score(
         1.0 for a hit, else 0.0.
     """
     k = check_int("k", k, minimum=1)
-    return (sequence_target_ranks(model, test, exclude_preceding) <= k).astype(float)
+    return (
+        sequence_target_ranks(model, test, exclude_preceding, exclude_history) <= k
+    ).astype(float)
 
 
 def sequence_ndcg_score(
-    model: Any, test: SequenceInteractions, k: int = 10, exclude_preceding: bool = False
+    model: Any,
+    test: SequenceInteractions,
+    k: int = 10,
+    exclude_preceding: bool = False,
+    exclude_history: Interactions | Sequence[Interactions] | None = None,
 ) -> np.ndarray:
     """Normalised discounted cumulative gain at ``k`` of each row's last item:
     ``1 / log2(rank + 1)`` when it ranks in the top ``k``, else 0.
@@ -164,13 +242,17 @@ def sequence_ndcg_score(
     k : int, default 10
     exclude_preceding : bool, default False
         See :func:`sequence_target_ranks`.
+    exclude_history : Interactions or sequence of Interactions, optional
+        See :func:`sequence_target_ranks`.
 
     Returns
     -------
     numpy.ndarray of float64, shape (len(test),)
     """
     k = check_int("k", k, minimum=1)
-    return _ndcg(sequence_target_ranks(model, test, exclude_preceding), k)
+    return _ndcg(
+        sequence_target_ranks(model, test, exclude_preceding, exclude_history), k
+    )
 
 
 def _ndcg(ranks: np.ndarray, k: int) -> np.ndarray:
@@ -182,6 +264,7 @@ def sequence_metrics(
     test: SequenceInteractions,
     k: int | Sequence[int] = 10,
     exclude_preceding: bool = False,
+    exclude_history: Interactions | Sequence[Interactions] | None = None,
 ) -> dict[str, float]:
     """Mean MRR, HR@k and NDCG@k over the rows, from one ranking pass.
 
@@ -193,6 +276,8 @@ def sequence_metrics(
         Cut-offs of HR and NDCG.
     exclude_preceding : bool, default False
         See :func:`sequence_target_ranks`.
+    exclude_history : Interactions or sequence of Interactions, optional
+        See :func:`sequence_target_ranks`.
 
     Returns
     -------
@@ -201,7 +286,7 @@ def sequence_metrics(
     """
     cutoffs = [k] if isinstance(k, int | np.integer) else list(k)
     cutoffs = [check_int("k", cutoff, minimum=1) for cutoff in cutoffs]
-    ranks = sequence_target_ranks(model, test, exclude_preceding)
+    ranks = sequence_target_ranks(model, test, exclude_preceding, exclude_history)
     metrics = {"mrr": float(np.mean(1.0 / ranks))}
     for cutoff in cutoffs:
         metrics[f"hr@{cutoff}"] = float(np.mean(ranks <= cutoff))
@@ -210,7 +295,11 @@ def sequence_metrics(
 
 
 def sequence_precision_recall_score(
-    model: Any, test: SequenceInteractions, k: int = 10, exclude_preceding: bool = False
+    model: Any,
+    test: SequenceInteractions,
+    k: int = 10,
+    exclude_preceding: bool = False,
+    exclude_history: Interactions | Sequence[Interactions] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Precision and recall at ``k`` of the top-``k`` items against each
     row's last ``k`` items, given the items before them.
@@ -223,6 +312,8 @@ def sequence_precision_recall_score(
         Number of recommended items and of target items.
     exclude_preceding : bool, default False
         Never recommend items of the context.
+    exclude_history : Interactions or sequence of Interactions, optional
+        See :func:`sequence_target_ranks`.
 
     Returns
     -------
@@ -232,8 +323,10 @@ def sequence_precision_recall_score(
     """
     k = check_int("k", k, minimum=1)
     sequences = _check_test(test, targets=k)
+    history = _history(exclude_history, test)
     precision, recall = [], []
-    for scores, targets in _scored_batches(model, sequences, k, exclude_preceding):
+    batches = _scored_batches(model, sequences, k, exclude_preceding, history)
+    for scores, targets in batches:
         real_items = scores[:, PADDING_IDX + 1 :]
         top = np.argpartition(-real_items, k - 1, axis=1)[:, :k] + PADDING_IDX + 1
         real_targets = np.where(targets == PADDING_IDX, -1, targets)
