@@ -77,3 +77,33 @@ def test_under_bfloat16_autocast_the_products_round_and_the_softmax_does_not():
     for got, want in zip(gradients, expected_gradients, strict=True):
         assert got.dtype == torch.float32
         assert (got - want).norm() < 0.02 * want.norm()
+
+
+def test_an_offset_where_the_mask_says_matches_cross_entropy_and_its_gradients(
+    monkeypatch,
+):
+    monkeypatch.setattr(_fused, "_BLOCK_ELEMENTS", 16 * 50)
+    hidden, weight, bias, targets = _problem(70, seed=3)
+    where = torch.rand(70, 50, generator=torch.Generator().manual_seed(4)) < 0.3
+    offset = torch.tensor(-1.5, dtype=torch.float64)
+    inputs = [tensor.requires_grad_() for tensor in (hidden, weight, bias, offset)]
+
+    logits = torch.addmm(bias, hidden, weight.T) + offset * where
+    expected = F.cross_entropy(logits, targets)
+    expected_gradients = torch.autograd.grad(expected, inputs)
+    loss = linear_cross_entropy(
+        hidden, weight, bias, targets, offset=offset, offset_mask=where.__getitem__
+    )
+    gradients = torch.autograd.grad(loss, inputs)
+
+    # float64 throughout: agreement to 1e-10 is rounding only
+    assert torch.allclose(loss, expected, atol=1e-10)
+    for got, want in zip(gradients, expected_gradients, strict=True):
+        assert torch.allclose(got, want, atol=1e-10)
+
+
+def test_an_offset_needs_its_mask():
+    hidden, weight, bias, targets = _problem(5, seed=0)
+
+    with pytest.raises(ValueError, match="together"):
+        linear_cross_entropy(hidden, weight, bias, targets, offset=torch.tensor(1.0))

@@ -17,6 +17,7 @@ gradient stay in float32.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -33,7 +34,8 @@ def _block_rows(num_items: int) -> int:
 
 
 class _LinearCrossEntropy(torch.autograd.Function):
-    """Mean of ``logsumexp(h W^T + b) - (h W^T + b)[target]`` over rows."""
+    """Mean of ``logsumexp(z) - z[target]`` over rows, with the logits
+    ``z = h W^T + b`` plus ``offset`` where ``offset_mask`` says."""
 
     @staticmethod
     def forward(
@@ -43,11 +45,15 @@ class _LinearCrossEntropy(torch.autograd.Function):
         bias: torch.Tensor,
         targets: torch.Tensor,
         compute_dtype: torch.dtype,
+        offset: torch.Tensor | None,
+        offset_mask: Callable[[slice], torch.Tensor] | None,
     ) -> torch.Tensor:
         wanted = ctx.needs_input_grad[:3]
         grad_hidden = torch.empty_like(hidden) if wanted[0] else None
         grad_weight = torch.zeros_like(weight) if wanted[1] else None
         grad_bias = torch.zeros_like(bias) if wanted[2] else None
+        wants_offset = offset is not None and ctx.needs_input_grad[5]
+        grad_offset = torch.zeros_like(offset) if wants_offset else None
 
         # Products in compute_dtype; softmax and sums in at least float32.
         inputs, weights, biases = (
@@ -62,13 +68,16 @@ class _LinearCrossEntropy(torch.autograd.Function):
 
             # The log-normaliser, from the logits shifted by their maximum.
             logits = torch.addmm(biases, part, weights.T).to(exact)  # (block, items)
+            if offset is not None:
+                offset_here = offset_mask(rows)  # (block, items) bool
+                logits.add_(offset_here * offset.to(exact))
             target_logits = logits.gather(1, chosen).squeeze(1)
             peaks = logits.amax(1, keepdim=True)
             exponentials = logits.sub_(peaks).exp_()
             sums = exponentials.sum(1, keepdim=True)
             log_normalisers = (peaks + sums.log()).squeeze(1)
             total += (log_normalisers - target_logits).sum()
-            if not any(wanted):
+            if not any(wanted) and grad_offset is None:
                 continue
 
             # d(loss)/d(logits) = softmax(logits) - one_hot(target)
@@ -76,6 +85,8 @@ class _LinearCrossEntropy(torch.autograd.Function):
             gradient.scatter_add_(1, chosen, gradient.new_full(chosen.shape, -1.0))
             if grad_bias is not None:
                 grad_bias += gradient.sum(0)
+            if grad_offset is not None:
+                grad_offset += (gradient * offset_here).sum().to(grad_offset.dtype)
             gradient = gradient.to(compute_dtype)
             if grad_hidden is not None:
                 grad_hidden[rows] = gradient @ weights
@@ -86,18 +97,18 @@ class _LinearCrossEntropy(torch.autograd.Function):
 
         count = max(len(hidden), 1)
         ctx.count = count
-        ctx.save_for_backward(grad_hidden, grad_weight, grad_bias)
+        ctx.save_for_backward(grad_hidden, grad_weight, grad_bias, grad_offset)
         return (total / count).to(hidden.dtype)
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad_output: torch.Tensor):
         scale = grad_output / ctx.count
-        gradients = tuple(
+        grad_hidden, grad_weight, grad_bias, grad_offset = (
             None if gradient is None else gradient * scale
             for gradient in ctx.saved_tensors
         )
-        return (*gradients, None, None)
+        return grad_hidden, grad_weight, grad_bias, None, None, grad_offset, None
 
 
 def linear_cross_entropy(
@@ -105,6 +116,8 @@ def linear_cross_entropy(
     weight: torch.Tensor,
     bias: torch.Tensor,
     targets: torch.Tensor,
+    offset: torch.Tensor | None = None,
+    offset_mask: Callable[[slice], torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """Mean softmax cross-entropy of the logits ``hidden @ weight.T + bias``.
 
@@ -121,6 +134,12 @@ def linear_cross_entropy(
     bias : torch.Tensor of shape (items,)
     targets : torch.Tensor of int64, shape (rows,)
         Column of the correct item of each row.
+    offset : torch.Tensor, optional
+        A scalar added to the logits where ``offset_mask`` is true; it gets a
+        gradient like the other inputs.
+    offset_mask : callable, optional
+        Given a slice of rows, the bool ``(rows in the slice, items)`` matrix
+        of the logits that get ``offset``; needed with ``offset``.
 
     Returns
     -------
@@ -133,4 +152,8 @@ def linear_cross_entropy(
         if torch.is_autocast_enabled(device)
         else hidden.dtype
     )
-    return _LinearCrossEntropy.apply(hidden, weight, bias, targets, compute_dtype)
+    if (offset is None) != (offset_mask is None):
+        raise ValueError("offset and offset_mask must be given together")
+    return _LinearCrossEntropy.apply(
+        hidden, weight, bias, targets, compute_dtype, offset, offset_mask
+    )

@@ -144,6 +144,12 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "with bfloat16 and CPUs with AMX",
     )
     add(
+        "--repeat-offset",
+        action="store_true",
+        help="learn a score offset for the items already in the sequence (how "
+        "often users come back to an item)",
+    )
+    add(
         "--compile",
         action="store_true",
         help="compile the training step with torch.compile (falls back to "
@@ -306,6 +312,7 @@ def model_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "length_bucketing": args.length_bucketing,
         "mixed_precision": args.mixed_precision,
         "compile": args.compile,
+        "repeat_offset": args.repeat_offset,
     }
 
 

@@ -10,6 +10,10 @@ spent on them. How negatives are drawn depends on the loss:
 - ``gbce``: ``num_negative_samples`` per sequence, shared by its positions;
 - ``sampled_softmax``: ``num_negative_samples`` shared by the whole batch;
 - ``softmax``: no sampling, every item is scored.
+
+A network with a ``repeat_offset`` parameter (see
+:mod:`spotlight.sequence._repeats`) adds it to the score of every candidate
+that occurs earlier in the row than the position being predicted.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from spotlight import losses
 from spotlight._fused import linear_cross_entropy
 from spotlight.interactions import PADDING_IDX
 from spotlight.sampling import NegativeSampler
+from spotlight.sequence._repeats import Repeats, repeat_offset
 from spotlight.sequence.representations import SequenceNet
 
 __all__ = ["LOSSES", "Objective"]
@@ -100,17 +105,22 @@ class Objective(nn.Module):
         representations = net.representations(sequences)[:, :-1]  # (batch, len, R)
         mask = sequences != PADDING_IDX
         targets = sequences[mask]  # (positions,)
+        repeats = Repeats(repeat_offset(net), sequences, mask, self.num_items)
         if self.loss == "gbce":
-            return self._per_sequence(net, representations, mask, targets)
+            return self._per_sequence(net, representations, mask, targets, repeats)
         steps = representations[mask]  # (positions, R)
         if self.loss == "softmax":
-            return self._full_softmax(net, steps, targets)
+            return self._full_softmax(net, steps, targets, repeats)
         if self.loss == "sampled_softmax":
-            return self._sampled_softmax(net, steps, targets)
-        return self._per_position(net, steps, targets)
+            return self._sampled_softmax(net, steps, targets, repeats)
+        return self._per_position(net, steps, targets, repeats)
 
     def _per_position(
-        self, net: SequenceNet, steps: torch.Tensor, targets: torch.Tensor
+        self,
+        net: SequenceNet,
+        steps: torch.Tensor,
+        targets: torch.Tensor,
+        repeats: Repeats,
     ) -> torch.Tensor:
         """Spotlight's losses and BCE: negatives drawn for each position."""
         count = 1 if self.loss in _PAIRWISE else self.num_negative_samples
@@ -120,6 +130,7 @@ class Objective(nn.Module):
         )
         candidates = torch.cat((targets.unsqueeze(-1), negatives), dim=-1)
         scores = net.score(steps, candidates)  # (positions, 1 + count)
+        scores = repeats.at(scores, candidates)
         positive, negative = scores[:, 0], scores[:, 1:]
         if self.loss in _PAIRWISE:
             return _PAIRWISE[self.loss](positive, negative.squeeze(-1))
@@ -135,6 +146,7 @@ class Objective(nn.Module):
         representations: torch.Tensor,
         mask: torch.Tensor,
         targets: torch.Tensor,
+        repeats: Repeats,
     ) -> torch.Tensor:
         """gSASRec's loss: many negatives per sequence, shared by its steps."""
         batch = len(representations)
@@ -142,8 +154,9 @@ class Objective(nn.Module):
             (batch, self.num_negative_samples), device=targets.device
         )
         steps = representations[mask]
-        positive = net.score(steps, targets.unsqueeze(-1)).squeeze(-1)
+        positive = self._positive(net, steps, targets, repeats)
         negative = net.score_per_sequence(representations, negatives)[mask]
+        negative = repeats.per_sequence(negative, negatives)
         rows = mask.nonzero()[:, 0]
         misses = negatives[rows] != targets.unsqueeze(-1)
         return losses.gbce_loss(
@@ -151,14 +164,19 @@ class Objective(nn.Module):
         )
 
     def _sampled_softmax(
-        self, net: SequenceNet, steps: torch.Tensor, targets: torch.Tensor
+        self,
+        net: SequenceNet,
+        steps: torch.Tensor,
+        targets: torch.Tensor,
+        repeats: Repeats,
     ) -> torch.Tensor:
         """Softmax over the positive and one shared set of negatives."""
         negatives = self.sampler.sample(
             (self.num_negative_samples,), device=targets.device
         )
-        positive = net.score(steps, targets.unsqueeze(-1)).squeeze(-1)
+        positive = self._positive(net, steps, targets, repeats)
         negative = net.score_shared(steps, negatives)  # (positions, negatives)
+        negative = repeats.shared(negative, negatives)
         return losses.sampled_softmax_loss(
             positive,
             negative,
@@ -167,14 +185,35 @@ class Objective(nn.Module):
             negative_mask=negatives.unsqueeze(0) != targets.unsqueeze(-1),
         )
 
+    def _positive(
+        self,
+        net: SequenceNet,
+        steps: torch.Tensor,
+        targets: torch.Tensor,
+        repeats: Repeats,
+    ) -> torch.Tensor:
+        """The score of each position's own item, ``(positions,)``."""
+        items = targets.unsqueeze(-1)
+        return repeats.at(net.score(steps, items), items).squeeze(-1)
+
     def _full_softmax(
-        self, net: SequenceNet, steps: torch.Tensor, targets: torch.Tensor
+        self,
+        net: SequenceNet,
+        steps: torch.Tensor,
+        targets: torch.Tensor,
+        repeats: Repeats,
     ) -> torch.Tensor:
         """Cross-entropy over every real item (column ``j`` is item ``j + 1``)."""
         output = getattr(net, "output_embeddings", lambda: None)()
         if output is not None:
             embeddings, biases = output
-            return linear_cross_entropy(steps, embeddings[1:], biases[1:], targets - 1)
+            return linear_cross_entropy(
+                steps,
+                embeddings[1:],
+                biases[1:],
+                targets - 1,
+                **repeats.fused_arguments(),
+            )
         items = torch.arange(1, self.num_items, device=targets.device)
-        logits = net.score_shared(steps, items)
+        logits = repeats.shared(net.score_shared(steps, items), items)
         return losses.softmax_loss(logits, targets - 1, padding_column=False)

@@ -37,6 +37,7 @@ from spotlight.sampling import NegativeSampler, PopularitySampler, UniformSample
 from spotlight.sequence import _training
 from spotlight.sequence._adapter import ModuleAdapter
 from spotlight.sequence._objectives import LOSSES, Objective
+from spotlight.sequence._repeats import add_repeat_offset, repeat_offset, seen_items
 from spotlight.sequence.representations import NETWORKS, SequenceNet, build_network
 from spotlight.serialization import read_state, write_state
 
@@ -134,6 +135,13 @@ class ImplicitSequenceModel:
         batches take longer while it compiles; if compilation fails (no C++
         compiler, an unsupported operation), training goes on uncompiled with
         a warning.
+    repeat_offset : bool, default False
+        Learn one number added to the score of every item already in the
+        sequence, in training and in prediction, so that the model can learn
+        how often users come back to an item: rarely for films, often for
+        songs. It is the network's parameter ``repeat_offset``. It leaves
+        Spotlight's interface (``user_representation`` and ``forward`` of the
+        network) unchanged, which knows no context items.
 
     Attributes
     ----------
@@ -186,6 +194,7 @@ class ImplicitSequenceModel:
         scheduler_func: Callable[[Any], Any] | None = None,
         mixed_precision: bool = False,
         compile: bool = False,
+        repeat_offset: bool = False,
     ) -> None:
         self._loss = check_choice("loss", loss, LOSSES)
         if isinstance(representation, str):
@@ -240,6 +249,7 @@ class ImplicitSequenceModel:
         self._length_bucketing = bool(length_bucketing)
         self._mixed_precision = bool(mixed_precision)
         self._compile = bool(compile)
+        self._repeat_offset = bool(repeat_offset)
 
         self._net: nn.Module | None = None
         self._optimizer: Any = None
@@ -326,6 +336,8 @@ class ImplicitSequenceModel:
             )
         with _training.seeded(draw_seed(self._random_state), self._device):
             network = self._build_network(num_items)
+        if self._repeat_offset:
+            add_repeat_offset(network)
         self._num_items = getattr(network, "num_items", num_items)
         self._net = network
         self._optimizer = self._build_optimizer()
@@ -621,9 +633,23 @@ class ImplicitSequenceModel:
                     chunk = chunk.to(self._device)
                     recent = chunk if window is None else chunk[:, -window:]
                     final = self._net.final_representation(recent)
-                    yield rows, chunk, self._net.score_shared(final, items)
+                    scores = self._net.score_shared(final, items)
+                    yield rows, chunk, self._with_repeats(scores, chunk, items)
         finally:
             self._net.train(was_training)
+
+    def _with_repeats(
+        self, scores: torch.Tensor, chunk: torch.Tensor, items: torch.Tensor | None
+    ) -> torch.Tensor:
+        """``scores`` plus the repeat offset, if any, for the candidates in the
+        sequences."""
+        offset = repeat_offset(self._net)
+        if offset is None:
+            return scores
+        seen = seen_items(chunk.long(), self._num_items)
+        if items is not None:
+            seen = seen[:, items]
+        return scores + offset * seen
 
     def predict(self, sequences: Any, item_ids: Any = None) -> np.ndarray:
         """Score items as the next item of each sequence.
@@ -766,6 +792,7 @@ class ImplicitSequenceModel:
             "length_bucketing": self._length_bucketing,
             "mixed_precision": self._mixed_precision,
             "compile": self._compile,
+            "repeat_offset": self._repeat_offset,
         }
 
     def save(
@@ -885,6 +912,8 @@ class ImplicitSequenceModel:
             state["network_class"],
             {"num_items": state["num_items"], **state["network_config"]},
         )
+        if config.get("repeat_offset"):
+            add_repeat_offset(network)
         network.load_state_dict(state["parameters"])
         model = cls(
             representation=representation or network, device=device or "cpu", **config
