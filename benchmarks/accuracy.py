@@ -240,6 +240,38 @@ CONFIGS += [
     for name, bucketing in (("lstm", True), ("lstm-padded", False))
 ]
 
+CONFIGS += [
+    softmax_config(
+        "lstm-padded-repeats",
+        5,
+        representation="lstm",
+        length_bucketing=False,
+        repeat_offset=True,
+        note="as lstm-padded, with a learned offset for items already seen",
+        in_full_run=False,
+    ),
+    Config(
+        "lstm-llo-repeats",
+        "leave-last-out",
+        {**SOFTMAX, "representation": "lstm", "repeat_offset": True},
+        max_epochs=60,
+        budget_seconds=10 * 60,
+        note="as lstm-llo, with a learned offset for items already seen",
+        in_full_run=False,
+    ),
+    Config(
+        "transformer-llo-repeats",
+        "leave-last-out",
+        {**SMALL_STEPS, **HALF_DROPOUT, "repeat_offset": True},
+        max_epochs=40,
+        patience=40,
+        decay_epochs=40,
+        note="as transformer-llo-cosine-dropout-0.1, with a learned offset for "
+        "items already seen",
+        in_full_run=False,
+    ),
+]
+
 QUICK = "lstm-llo"
 """The configuration of ``--budget quick``, run for at most 15 minutes."""
 
