@@ -320,6 +320,35 @@ def test_leave_last_out_precision_is_the_hit_rate_over_k(capsys, tmp_path):
     assert metrics["num_sequences"] == 30
 
 
+def test_leave_last_out_exclude_preceding_excludes_the_whole_history(capsys, tmp_path):
+    # Rows of 4 items keep 3 of each user's 28 earlier ones: the CLI must
+    # exclude all of them, as sequence_metrics does given the history.
+    from spotlight.cli.data import load_interactions, split_sequences
+    from spotlight.cli.data_arguments import resolve_data_options
+    from spotlight.evaluation import sequence_metrics
+
+    data = tmp_path / "log.csv"
+    write_log_csv(data, lambda user: f"u{user}", lambda item: item)
+    model_path = tmp_path / "model.pt"
+    split = ["--split", "leave-last-out", "--max-sequence-length", "4"]
+    assert train(capsys, "--data", data, *split, "--output", model_path)[0] == 0
+    json_path = tmp_path / "m.json"
+
+    run(capsys, "evaluate", model_path, "--exclude-preceding", "--json", json_path)
+
+    model = ImplicitSequenceModel.load(model_path)
+    args = build_parser().parse_args(["evaluate", str(model_path)])
+    options = resolve_data_options(args, model.metadata_["data"])
+    splits = split_sequences(load_interactions(options), options)
+    expected = sequence_metrics(
+        model, splits.test, 10, True, exclude_history=splits.test_history
+    )
+    context_only = sequence_metrics(model, splits.test, 10, True)
+    metrics = json.loads(json_path.read_text())
+    assert metrics["mrr"] == pytest.approx(expected["mrr"], abs=1e-12)
+    assert metrics["mrr"] != pytest.approx(context_only["mrr"], abs=1e-6)
+
+
 # help and errors
 
 

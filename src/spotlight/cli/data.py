@@ -152,11 +152,16 @@ class Splits(NamedTuple):
         Sequences to watch during training.
     test : SequenceInteractions
         Sequences to report on at the end.
+    validation_history, test_history : list of Interactions, optional
+        For the leave-last-out split, everything each user rated before the
+        validation and the test item (rows keep only the most recent items).
     """
 
     train: SequenceInteractions
     validation: SequenceInteractions
     test: SequenceInteractions
+    validation_history: list[Interactions] | None = None
+    test_history: list[Interactions] | None = None
 
 
 def load_interactions(options: DataOptions) -> Interactions:
@@ -238,6 +243,8 @@ def split_sequences(interactions: Interactions, options: DataOptions) -> Splits:
             _to_sequence(train, options),
             target_sequences(train, validation, length),
             target_sequences([train, validation], test, length),
+            validation_history=[train],
+            test_history=[train, validation],
         )
 
     random_state = np.random.RandomState(options.split_seed)

@@ -14,7 +14,7 @@ from spotlight.cli.data import (
 from spotlight.cli.data_arguments import add_data_arguments, resolve_data_options
 from spotlight.cli.output import format_metrics, write_json
 from spotlight.evaluation import sequence_metrics, sequence_precision_recall_score
-from spotlight.interactions import SequenceInteractions
+from spotlight.interactions import Interactions, SequenceInteractions
 
 __all__ = ["add_arguments", "compute_metrics", "load_model", "run"]
 
@@ -50,7 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--exclude-preceding",
         action="store_true",
-        help="never rank the items a sequence already holds",
+        help="never rank the items a sequence already holds (with the "
+        "leave-last-out split, any item the user rated before)",
     )
     parser.add_argument("--json", metavar="FILE", help="also write the metrics here")
     add_data_arguments(parser, recorded=True)
@@ -86,6 +87,7 @@ def compute_metrics(
     exclude_preceding: bool = False,
     single_target: bool = False,
     warn: bool = True,
+    history: list[Interactions] | None = None,
 ) -> dict[str, float]:
     """MRR, HR@k, NDCG@k, precision@k and recall@k of the model on ``rows``.
 
@@ -105,20 +107,25 @@ def compute_metrics(
     warn : bool, default True
         Warn when precision and recall are left out for short rows; log it
         as information otherwise.
+    history : list of Interactions, optional
+        With ``exclude_preceding``, also never rank the items the rows' users
+        have in these (see ``exclude_history`` of
+        :func:`spotlight.evaluation.sequence_metrics`).
 
     Returns
     -------
     dict
         Metric names, such as ``"hr@10"``, to their means over the rows.
     """
-    metrics = sequence_metrics(model, rows, k, exclude_preceding)
+    history = history if exclude_preceding else None
+    metrics = sequence_metrics(model, rows, k, exclude_preceding, history)
     hits = metrics[f"hr@{k}"]
     if single_target:
         metrics[f"precision@{k}"] = hits / k
         metrics[f"recall@{k}"] = hits
     elif rows.max_sequence_length > k:
         precision, recall = sequence_precision_recall_score(
-            model, rows, k, exclude_preceding
+            model, rows, k, exclude_preceding, history
         )
         metrics[f"precision@{k}"] = float(precision.mean())
         metrics[f"recall@{k}"] = float(recall.mean())
@@ -151,13 +158,15 @@ def run(args: argparse.Namespace) -> int:
     options = resolve_data_options(args, model.metadata_.get("data"))
 
     splits = split_sequences(load_interactions(options), options)
-    rows = splits.test if args.part == "test" else splits.validation
+    test = args.part == "test"
+    rows = splits.test if test else splits.validation
     metrics = compute_metrics(
         model,
         rows,
         args.k,
         args.exclude_preceding,
         single_target=options.split == "leave-last-out",
+        history=splits.test_history if test else splits.validation_history,
     )
 
     print(f"{args.part} sequences: {len(rows)} from {options.describe()}")
