@@ -458,7 +458,14 @@ def run(config: Config) -> dict[str, Any]:
         "history": history,
         "torch_threads": torch.get_num_threads(),
         "snapshot": snapshot,
+        "repeat_offset": learned_offset(model),
     }
+
+
+def learned_offset(model: ImplicitSequenceModel) -> float | None:
+    """The model's learned repeat offset, if it has one."""
+    offset = getattr(model.network, "repeat_offset", None)
+    return None if offset is None else offset.item()
 
 
 def schedule(config: Config, train) -> dict[str, Any]:
