@@ -276,7 +276,7 @@ CONFIGS += [
 
 CONFIGS += [
     Config(
-        "transformer-llo-sasrec",
+        "transformer-llo-sasrec-repeats",
         "leave-last-out",
         {
             **SOFTMAX,
@@ -284,13 +284,15 @@ CONFIGS += [
             **HALF_DROPOUT,
             "batch_size": 128,
             "learning_rate": 1e-3,
+            "repeat_offset": True,
         },
         max_epochs=100,
         patience=10,
         budget_seconds=50 * 60,
         recent_rows_only=True,
-        note="the published SASRec-with-softmax recipe: each user's most recent "
-        "200 items, batch 128, rate 0.001, dropout 0.1, up to 100 epochs",
+        note="the published SASRec-with-softmax recipe (each user's most recent "
+        "200 items, batch 128, rate 0.001, dropout 0.1, up to 100 epochs) with "
+        "the repeat offset",
         in_full_run=False,
     ),
 ]
