@@ -79,7 +79,7 @@ def test_under_bfloat16_autocast_the_products_round_and_the_softmax_does_not():
         assert (got - want).norm() < 0.02 * want.norm()
 
 
-def test_an_offset_where_the_mask_says_matches_cross_entropy_and_its_gradients(
+def test_an_offset_at_the_entries_given_matches_cross_entropy_and_its_gradients(
     monkeypatch,
 ):
     monkeypatch.setattr(_fused, "_BLOCK_ELEMENTS", 16 * 50)
@@ -92,7 +92,12 @@ def test_an_offset_where_the_mask_says_matches_cross_entropy_and_its_gradients(
     expected = F.cross_entropy(logits, targets)
     expected_gradients = torch.autograd.grad(expected, inputs)
     loss = linear_cross_entropy(
-        hidden, weight, bias, targets, offset=offset, offset_mask=where.__getitem__
+        hidden,
+        weight,
+        bias,
+        targets,
+        offset=offset,
+        offset_entries=lambda block: where[block].nonzero(as_tuple=True),
     )
     gradients = torch.autograd.grad(loss, inputs)
 
@@ -102,7 +107,7 @@ def test_an_offset_where_the_mask_says_matches_cross_entropy_and_its_gradients(
         assert torch.allclose(got, want, atol=1e-10)
 
 
-def test_an_offset_needs_its_mask():
+def test_an_offset_needs_its_entries():
     hidden, weight, bias, targets = _problem(5, seed=0)
 
     with pytest.raises(ValueError, match="together"):

@@ -44,12 +44,15 @@ def test_repeats_add_the_offset_exactly_where_the_item_came_before():
     shared = repeats.shared(zeros, every)
     aligned = repeats.at(zeros, every.expand(positions, -1))
     per_sequence = repeats.per_sequence(zeros, every.expand(len(BATCH), -1))
-    fused_mask = repeats.fused_arguments()["offset_mask"](slice(0, positions))
+    rows, columns = repeats.fused_arguments()["offset_entries"](slice(2, positions))
+    fused = torch.zeros(positions - 2, NUM_ITEMS - 1, dtype=torch.bool)
+    fused[rows, columns] = True
 
     assert torch.equal(shared, expected)
     assert torch.equal(aligned, expected)
     assert torch.equal(per_sequence, expected)
-    assert torch.equal(fused_mask, seen_before(BATCH)[:, 1:])
+    assert torch.equal(fused, seen_before(BATCH)[2:, 1:])
+    assert len(rows) == int(fused.sum())  # each entry once, despite repeats
 
 
 def test_without_an_offset_repeats_leave_the_scores_alone():

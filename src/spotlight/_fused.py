@@ -35,7 +35,7 @@ def _block_rows(num_items: int) -> int:
 
 class _LinearCrossEntropy(torch.autograd.Function):
     """Mean of ``logsumexp(z) - z[target]`` over rows, with the logits
-    ``z = h W^T + b`` plus ``offset`` where ``offset_mask`` says."""
+    ``z = h W^T + b`` plus ``offset`` at the entries ``offset_entries`` gives."""
 
     @staticmethod
     def forward(
@@ -46,7 +46,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
         targets: torch.Tensor,
         compute_dtype: torch.dtype,
         offset: torch.Tensor | None,
-        offset_mask: Callable[[slice], torch.Tensor] | None,
+        offset_entries: Callable[[slice], tuple[torch.Tensor, torch.Tensor]] | None,
     ) -> torch.Tensor:
         wanted = ctx.needs_input_grad[:3]
         grad_hidden = torch.empty_like(hidden) if wanted[0] else None
@@ -69,8 +69,8 @@ class _LinearCrossEntropy(torch.autograd.Function):
             # The log-normaliser, from the logits shifted by their maximum.
             logits = torch.addmm(biases, part, weights.T).to(exact)  # (block, items)
             if offset is not None:
-                offset_here = offset_mask(rows)  # (block, items) bool
-                logits.add_(offset_here * offset.to(exact))
+                where = offset_entries(rows)  # (rows in the block, columns)
+                logits.index_put_(where, offset.to(exact).expand(len(where[0])), True)
             target_logits = logits.gather(1, chosen).squeeze(1)
             peaks = logits.amax(1, keepdim=True)
             exponentials = logits.sub_(peaks).exp_()
@@ -86,7 +86,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
             if grad_bias is not None:
                 grad_bias += gradient.sum(0)
             if grad_offset is not None:
-                grad_offset += (gradient * offset_here).sum().to(grad_offset.dtype)
+                grad_offset += gradient[where].sum().to(grad_offset.dtype)
             gradient = gradient.to(compute_dtype)
             if grad_hidden is not None:
                 grad_hidden[rows] = gradient @ weights
@@ -117,7 +117,7 @@ def linear_cross_entropy(
     bias: torch.Tensor,
     targets: torch.Tensor,
     offset: torch.Tensor | None = None,
-    offset_mask: Callable[[slice], torch.Tensor] | None = None,
+    offset_entries: Callable[[slice], tuple[torch.Tensor, torch.Tensor]] | None = None,
 ) -> torch.Tensor:
     """Mean softmax cross-entropy of the logits ``hidden @ weight.T + bias``.
 
@@ -135,11 +135,12 @@ def linear_cross_entropy(
     targets : torch.Tensor of int64, shape (rows,)
         Column of the correct item of each row.
     offset : torch.Tensor, optional
-        A scalar added to the logits where ``offset_mask`` is true; it gets a
-        gradient like the other inputs.
-    offset_mask : callable, optional
-        Given a slice of rows, the bool ``(rows in the slice, items)`` matrix
-        of the logits that get ``offset``; needed with ``offset``.
+        A scalar added to the logits at the entries ``offset_entries`` gives;
+        it gets a gradient like the other inputs.
+    offset_entries : callable, optional
+        Given a slice of rows, the entries of their logits that get
+        ``offset``: a pair of int64 tensors (row within the slice, column),
+        each entry at most once. Needed with ``offset``.
 
     Returns
     -------
@@ -152,8 +153,8 @@ def linear_cross_entropy(
         if torch.is_autocast_enabled(device)
         else hidden.dtype
     )
-    if (offset is None) != (offset_mask is None):
-        raise ValueError("offset and offset_mask must be given together")
+    if (offset is None) != (offset_entries is None):
+        raise ValueError("offset and offset_entries must be given together")
     return _LinearCrossEntropy.apply(
-        hidden, weight, bias, targets, compute_dtype, offset, offset_mask
+        hidden, weight, bias, targets, compute_dtype, offset, offset_entries
     )

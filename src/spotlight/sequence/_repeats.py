@@ -95,6 +95,7 @@ class Repeats:
         first.scatter_reduce_(1, sequences, positions.expand(batch, -1), "amin")
         first[:, PADDING_IDX] = length
         self.first = first
+        self.sequences = sequences
         self.rows, self.times = mask.nonzero(as_tuple=True)  # (positions,) each
 
     def _add(self, scores: torch.Tensor, first: torch.Tensor) -> torch.Tensor:
@@ -121,14 +122,27 @@ class Repeats:
         return self._add(scores, self.first[:, items][self.rows])
 
     def fused_arguments(self) -> dict[str, Any]:
-        """The ``offset`` and ``offset_mask`` of
+        """The ``offset`` and ``offset_entries`` of
         :func:`spotlight._fused.linear_cross_entropy` over the real items
-        (column ``j`` is item ``j + 1``); empty without an offset."""
+        (column ``j`` is item ``j + 1``); empty without an offset.
+
+        The entries come from each position's earlier items, a few hundred at
+        most, rather than from a mask over the whole catalogue.
+        """
         if self.offset is None:
             return {}
-        first, rows, times = self.first[:, 1:], self.rows, self.times
+        sequences = self.sequences
+        length = sequences.shape[1]
+        steps = torch.arange(length, device=sequences.device)
+        # (batch, length): whether an item occurs here for the first time in
+        # its row, so that each (position, item) entry is listed once.
+        first_here = (self.first.gather(1, sequences) == steps) & (sequences != 0)
+        rows, times = self.rows, self.times
 
-        def offset_mask(block: slice) -> torch.Tensor:
-            return first[rows[block]] < times[block].unsqueeze(1)
+        def offset_entries(block: slice) -> tuple[torch.Tensor, torch.Tensor]:
+            earlier = first_here[rows[block]] & (steps < times[block].unsqueeze(1))
+            entry_rows, columns = earlier.nonzero(as_tuple=True)
+            items = sequences[rows[block][entry_rows], columns]
+            return entry_rows, items - 1
 
-        return {"offset": self.offset, "offset_mask": offset_mask}
+        return {"offset": self.offset, "offset_entries": offset_entries}
