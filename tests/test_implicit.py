@@ -373,6 +373,20 @@ def test_sparse_training_uses_sparse_and_dense_adam_and_lowers_the_loss(
     assert model.loss_history_[-1] < model.loss_history_[0]
 
 
+def test_sparse_is_refused_with_the_full_softmax():
+    with pytest.raises(ValueError, match="sparse=True cannot be used with loss="):
+        ImplicitSequenceModel(loss="softmax", sparse=True)
+
+
+def test_sparse_training_gives_the_repeat_offset_to_dense_adam(small_sequences):
+    model = small_model(sparse=True, repeat_offset=True, n_iter=2)
+
+    model.fit(small_sequences)
+
+    dense = model._optimizer.optimizers["dense"].param_groups[0]["params"]
+    assert any(parameter is model.network.repeat_offset for parameter in dense)
+
+
 def test_sparse_with_l2_warns_that_embeddings_are_not_decayed(small_sequences, caplog):
     with caplog.at_level(logging.WARNING, logger="spotlight.sequence.implicit"):
         small_model(sparse=True, representation="cnn", l2=1e-4).fit(small_sequences)

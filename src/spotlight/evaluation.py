@@ -10,6 +10,10 @@ each row on its own with ``scipy.stats.rankdata``.
 Metrics return one value per row; take the mean for the usual figure.
 :func:`sequence_metrics` computes MRR, HR@k and NDCG@k in one pass, and
 :func:`target_sequences` builds the rows of the leave-last-out protocol.
+``exclude_preceding`` moves the context's items to the bottom of the
+ranking; ``exclude_history`` moves there every item the row's user has in
+some interactions, such as the whole training history where rows keep only
+its most recent items.
 """
 
 from __future__ import annotations

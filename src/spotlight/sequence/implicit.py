@@ -83,7 +83,8 @@ class ImplicitSequenceModel:
         Train and predict on the current CUDA device.
     sparse : bool, default False
         Sparse gradients for the embeddings, optimised by SparseAdam (Adam
-        for the other parameters; ``l2`` applies to those only).
+        for the other parameters; ``l2`` applies to those only). Refused with
+        ``loss="softmax"``, whose gradients reach every item.
     random_state : None, int, numpy.random.RandomState or numpy.random.Generator
         Seeds initialisation, shuffling, negative sampling and dropout. With a
         seed, a CPU run is fully reproducible; no global generator is touched.
@@ -225,6 +226,12 @@ class ImplicitSequenceModel:
         self._scheduler_func = scheduler_func
         self._use_cuda = bool(use_cuda)
         self._sparse = bool(sparse)
+        if self._sparse and self._loss == "softmax":
+            raise ValueError(
+                "sparse=True cannot be used with loss='softmax', which updates "
+                "every item embedding at every step; use sparse=False, or "
+                "loss='sampled_softmax' with sparse embeddings"
+            )
         self._random_state = check_random_state(random_state)
         self._num_negative_samples = check_int(
             "num_negative_samples", num_negative_samples, minimum=1
