@@ -310,6 +310,16 @@ CONFIGS += [
         note="as transformer-llo-cosine-dropout-0.1, with a learned offset for "
         "items already seen",
     ),
+    Config(
+        "transformer-llo-repeats-dropout-0.2",
+        "leave-last-out",
+        {**SMALL_STEPS, "repeat_offset": True},
+        max_epochs=40,
+        patience=40,
+        decay_epochs=40,
+        note="as transformer-llo-repeats with dropout 0.2",
+        in_full_run=False,
+    ),
 ]
 
 CONFIGS += [
