@@ -345,6 +345,27 @@ CONFIGS += [
     ),
 ]
 
+CONFIGS += [
+    Config(
+        "transformer-llo-sasrec-block-repeats",
+        "leave-last-out",
+        {
+            **SMALL_STEPS,
+            "representation_kwargs": {
+                **HALF_DROPOUT["representation_kwargs"],
+                "block": "sasrec",
+            },
+            "repeat_offset": True,
+        },
+        max_epochs=40,
+        patience=40,
+        decay_epochs=40,
+        snapshot_seconds=15 * 60,
+        note="as transformer-llo-repeats with the SASRec code's block wiring",
+        in_full_run=False,
+    ),
+]
+
 QUICK = "lstm-llo-repeats"
 """The configuration of ``--budget quick``, run for at most 15 minutes."""
 

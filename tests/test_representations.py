@@ -43,6 +43,15 @@ BUILDERS = {
     "transformer": lambda **kw: TransformerNet(
         NUM_ITEMS, DIM, num_layers=2, num_heads=2, max_sequence_length=12, **kw
     ),
+    "transformer-sasrec": lambda **kw: TransformerNet(
+        NUM_ITEMS,
+        DIM,
+        num_layers=2,
+        num_heads=2,
+        max_sequence_length=12,
+        block="sasrec",
+        **kw,
+    ),
 }
 
 
@@ -288,6 +297,53 @@ def test_transformer_dropout_is_active_only_in_training_mode():
 
     assert torch.equal(first, second)
     assert not torch.allclose(first, noisy, atol=ATOL)
+
+
+def sasrec_block_by_hand(block, x: torch.Tensor) -> torch.Tensor:
+    """One ``block="sasrec"`` block on unpadded rows, one head, written out."""
+    dim = x.shape[-1]
+    weight, bias = block.query_key_value.weight, block.query_key_value.bias
+    normed = block.attention_norm(x)
+    query = normed @ weight[:dim].T + bias[:dim]
+    key = x @ weight[dim : 2 * dim].T + bias[dim : 2 * dim]
+    value = x @ weight[2 * dim :].T + bias[2 * dim :]
+    scores = query @ key.transpose(1, 2) / dim**0.5
+    later = torch.ones(x.shape[1], x.shape[1], dtype=torch.bool).triu(1)
+    weights = scores.masked_fill(later, float("-inf")).softmax(dim=-1)
+    attended = normed + block.attention_output(weights @ value)
+    normed = block.feed_forward_norm(attended)
+    first, _, _, second = block.feed_forward
+    return normed + second(torch.relu(first(normed)))
+
+
+def test_the_sasrec_block_reads_keys_from_the_unnormalised_input():
+    torch.manual_seed(3)
+    net = TransformerNet(NUM_ITEMS, DIM, num_layers=1, block="sasrec").eval()
+    x = torch.randn(2, 5, DIM) * 3 + 1
+
+    with torch.no_grad():
+        real = torch.ones(2, 1, 5, 5, dtype=torch.bool).tril()
+        output = net.blocks[0](x, real)
+        expected = sasrec_block_by_hand(net.blocks[0], x)
+
+    assert torch.allclose(output, expected, atol=ATOL)
+
+
+def test_the_two_block_wirings_give_different_representations():
+    torch.manual_seed(4)
+    pre_norm = TransformerNet(NUM_ITEMS, DIM).eval()
+    sasrec = TransformerNet(NUM_ITEMS, DIM, block="sasrec").eval()
+    sasrec.load_state_dict(pre_norm.state_dict())
+
+    with torch.no_grad():
+        first, second = (net.representations(SEQUENCES) for net in (pre_norm, sasrec))
+
+    assert not torch.allclose(first, second, atol=1e-2)
+
+
+def test_transformer_refuses_an_unknown_block():
+    with pytest.raises(ValueError, match=r"block must be one of.*'post-norm'"):
+        TransformerNet(NUM_ITEMS, DIM, block="post-norm")
 
 
 def test_transformer_refuses_a_width_not_divisible_by_heads():

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from spotlight._validation import check_float, check_int
+from spotlight._validation import check_choice, check_float, check_int
 from spotlight.interactions import PADDING_IDX
 from spotlight.layers import FastDropout
 from spotlight.sequence.representations import SequenceNet
@@ -22,37 +22,53 @@ from spotlight.sequence.representations import SequenceNet
 __all__ = ["TransformerNet"]
 
 
+BLOCKS = ("pre-norm", "sasrec")
+"""The block wirings :class:`TransformerNet` accepts."""
+
+
 class _Block(nn.Module):
-    """Pre-norm block: causal multi-head attention, then a feed-forward layer."""
+    """Causal multi-head attention, then a feed-forward layer.
+
+    ``"pre-norm"``: each branch reads a normalised copy of the residual stream
+    and adds its output to the stream itself; GELU in the feed-forward layer.
+    ``"sasrec"``: the wiring of the SASRec paper's code. Queries come from the
+    normalised input, keys and values from the input as it is; the attention
+    output is added to the normalised queries, the result normalised again
+    before the feed-forward layer and added to it; ReLU.
+    """
 
     def __init__(
-        self, dim: int, num_heads: int, dropout: float, attention_dropout: float
+        self,
+        dim: int,
+        num_heads: int,
+        dropout: float,
+        attention_dropout: float,
+        wiring: str = "pre-norm",
     ) -> None:
         super().__init__()
         self.num_heads = num_heads
         self.attention_dropout = attention_dropout
+        self.wiring = wiring
         self.attention_norm = nn.LayerNorm(dim)
         self.query_key_value = nn.Linear(dim, 3 * dim)
         self.attention_output = nn.Linear(dim, dim)
         self.feed_forward_norm = nn.LayerNorm(dim)
         self.feed_forward = nn.Sequential(
             nn.Linear(dim, dim),
-            nn.GELU(),
+            nn.GELU() if wiring == "pre-norm" else nn.ReLU(),
             FastDropout(dropout),
             nn.Linear(dim, dim),
         )
         self.residual_dropout = FastDropout(dropout)
 
     def forward(self, x: torch.Tensor, attend: torch.Tensor) -> torch.Tensor:
-        batch, length, dim = x.shape
-        qkv = self.query_key_value(self.attention_norm(x))
-        # (batch, length, 3 * dim) -> 3 x (batch, heads, length, head_dim)
-        query, key, value = (
-            qkv.view(batch, length, 3, self.num_heads, dim // self.num_heads)
-            .permute(2, 0, 3, 1, 4)
-            .unbind(0)
-        )
-        return self._attend_and_feed_forward(x, query, key, value, attend)
+        normed = self.attention_norm(x)
+        if self.wiring == "pre-norm":
+            query, key, value = self._project(normed)
+            return self._attend_and_feed_forward(x, query, key, value, attend)
+
+        query, key, value = self._project(normed, x)
+        return self._attend_and_feed_forward(normed, query, key, value, attend)
 
     def forward_last(self, x: torch.Tensor, attend: torch.Tensor) -> torch.Tensor:
         """The block's output at the last position only, shape (batch, 1, dim):
@@ -61,11 +77,34 @@ class _Block(nn.Module):
         normed = self.attention_norm(x)
         weight, bias = self.query_key_value.weight, self.query_key_value.bias
         query = F.linear(normed[:, -1:], weight[:dim], bias[:dim])  # (batch, 1, dim)
-        key, value = F.linear(normed, weight[dim:], bias[dim:]).chunk(2, dim=-1)
+        keys_from = normed if self.wiring == "pre-norm" else x
+        key, value = F.linear(keys_from, weight[dim:], bias[dim:]).chunk(2, dim=-1)
         query, key, value = (self._split_heads(t) for t in (query, key, value))
+        residual = x if self.wiring == "pre-norm" else normed
         return self._attend_and_feed_forward(
-            x[:, -1:], query, key, value, attend[:, :, -1:]
+            residual[:, -1:], query, key, value, attend[:, :, -1:]
         )
+
+    def _project(
+        self, normed: torch.Tensor, unnormed: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, ...]:
+        """Queries, keys and values, each (batch, heads, length, head_dim): all
+        from ``normed``, or keys and values from ``unnormed`` when given."""
+        batch, length, dim = normed.shape
+        if unnormed is None:
+            qkv = self.query_key_value(normed)  # (batch, length, 3 * dim)
+        else:
+            weight, bias = self.query_key_value.weight, self.query_key_value.bias
+            qkv = torch.cat(
+                [
+                    F.linear(normed, weight[:dim], bias[:dim]),
+                    F.linear(unnormed, weight[dim:], bias[dim:]),
+                ],
+                dim=-1,
+            )
+        # (batch, length, 3 * dim) -> 3 x (batch, heads, length, head_dim)
+        heads = qkv.view(batch, length, 3, self.num_heads, dim // self.num_heads)
+        return heads.permute(2, 0, 3, 1, 4).unbind(0)
 
     def _split_heads(self, t: torch.Tensor) -> torch.Tensor:
         """(batch, positions, dim) -> (batch, heads, positions, head_dim)"""
@@ -90,7 +129,10 @@ class _Block(nn.Module):
         )
         attended = attended.transpose(1, 2).reshape(batch, length, dim)
         x = x + self.residual_dropout(self.attention_output(attended))
-        return x + self.residual_dropout(self.feed_forward(self.feed_forward_norm(x)))
+        normed = self.feed_forward_norm(x)
+        if self.wiring == "sasrec":
+            x = normed
+        return x + self.residual_dropout(self.feed_forward(normed))
 
 
 class TransformerNet(SequenceNet):
@@ -120,6 +162,15 @@ class TransformerNet(SequenceNet):
         Number of learned positions.
     item_embedding_layer : torch.nn.Module, optional
     sparse : bool, default False
+    block : {"pre-norm", "sasrec"}, default "pre-norm"
+        How each block's attention and feed-forward layers are wired.
+        ``"pre-norm"``: the usual pre-norm transformer, each layer reading a
+        normalised copy of the residual stream and adding its output to the
+        stream, GELU between the feed-forward layers. ``"sasrec"``: the wiring
+        of the SASRec authors' code: queries from the normalised input, keys
+        and values from the input itself, the attention output added to the
+        normalised queries, then normalisation again, the feed-forward layer
+        (ReLU) and its residual.
 
     Notes
     -----
@@ -145,6 +196,7 @@ class TransformerNet(SequenceNet):
         item_embedding_layer: nn.Module | None = None,
         sparse: bool = False,
         attention_dropout: float = 0.0,
+        block: str = "pre-norm",
     ) -> None:
         super().__init__(num_items, embedding_dim, item_embedding_layer, sparse)
         self._store_arguments(locals())
@@ -162,11 +214,12 @@ class TransformerNet(SequenceNet):
         self.max_sequence_length = check_int(
             "max_sequence_length", max_sequence_length, minimum=1
         )
+        self.block = check_choice("block", block, BLOCKS)
         self.positions = nn.Embedding(max_sequence_length, embedding_dim)
         nn.init.normal_(self.positions.weight, std=1.0 / embedding_dim)
         self.input_dropout = FastDropout(dropout)
         self.blocks = nn.ModuleList(
-            _Block(embedding_dim, num_heads, dropout, self.attention_dropout)
+            _Block(embedding_dim, num_heads, dropout, self.attention_dropout, block)
             for _ in range(num_layers)
         )
         self.output_norm = nn.LayerNorm(embedding_dim)
@@ -220,5 +273,5 @@ class TransformerNet(SequenceNet):
         return (
             f"num_layers={self.num_layers}, num_heads={self.num_heads}, "
             f"dropout={self.dropout}, attention_dropout={self.attention_dropout}, "
-            f"max_sequence_length={self.max_sequence_length}"
+            f"max_sequence_length={self.max_sequence_length}, block={self.block!r}"
         )
