@@ -35,7 +35,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from _common import machine, median_time, peak_memory_mb, print_table, require_data
-from spotlight import losses
+from spotlight import _fused, losses
 from spotlight.cross_validation import user_based_train_test_split
 from spotlight.datasets.movielens import get_movielens_dataset
 from spotlight.evaluation import sequence_mrr_score
@@ -77,6 +77,27 @@ def matmul_rate(dtype: str = "float32") -> float:
     b = torch.randn(2048, 2048, dtype=getattr(torch, dtype))
     seconds = median_time(lambda: a @ b, repeats=9)
     return 2 * 2048**3 / seconds / 1e9
+
+
+def softmax_product_rate(width: int, num_items: int = 3706) -> float:
+    """Rate, GFLOP/s in float32, of the full softmax's three matrix products
+    on one block of rows at this width (logits, and the gradients of the
+    representations and of the item embeddings), as the fused softmax
+    computes them over MovieLens-1M's items."""
+    rows = _fused._block_rows(num_items)
+    generator = torch.Generator().manual_seed(0)
+    hidden = torch.randn(rows, width, generator=generator)
+    weight = torch.randn(num_items, width, generator=generator)
+    bias = torch.zeros(num_items)
+    gradient = torch.randn(rows, num_items, generator=generator)
+    grad_weight = torch.zeros_like(weight)
+
+    def products() -> None:
+        torch.addmm(bias, hidden, weight.T)
+        gradient @ weight
+        grad_weight.addmm_(gradient.T, hidden)
+
+    return 3 * 2 * rows * num_items * width / median_time(products, 21) / 1e9
 
 
 class FullLengthObjective(Objective):
@@ -276,6 +297,7 @@ TASKS = {
     "matmul": lambda: {
         "gflops": matmul_rate(),
         "bfloat16_gflops": matmul_rate("bfloat16"),
+        "softmax_gflops": {width: softmax_product_rate(width) for width in (64, 128)},
     },
     "train": train_speed,
     "evaluate": evaluate_speed,
@@ -392,7 +414,9 @@ def report_recommend(networks: list[str]) -> None:
     )
 
 
-def report_transformer(gflops: float, bfloat16_gflops: float) -> None:
+def report_transformer(
+    gflops: float, bfloat16_gflops: float, softmax_gflops: dict[str, float]
+) -> None:
     rows = []
     spotlight = {
         "representation": "transformer",
@@ -405,6 +429,7 @@ def report_transformer(gflops: float, bfloat16_gflops: float) -> None:
         ("width 64, full softmax", WIDE_SOFTMAX),
         ("the same, compile=True", {**WIDE_SOFTMAX, "compile": True}),
         ("the same, mixed_precision=True", {**WIDE_SOFTMAX, "mixed_precision": True}),
+        ("width 128, full softmax", {**WIDE_SOFTMAX, "embedding_dim": 128}),
     ]:
         result = in_subprocess("transformer", settings)
         rate = result["achieved_gflops"]
@@ -429,6 +454,12 @@ def report_transformer(gflops: float, bfloat16_gflops: float) -> None:
         ],
         rows,
     )
+    for width, rate in softmax_gflops.items():
+        print(
+            f"\nThe full softmax's own matrix products at width {width} (one block "
+            f"of rows against 3,706 items): {rate:.0f} GFLOP/s, "
+            f"{100 * rate / gflops:.0f}% of the 2048 x 2048 float32 rate."
+        )
 
 
 def report_allocator(networks: list[str]) -> None:
@@ -503,6 +534,7 @@ def main() -> None:
     print(f"{machine()}\n")
     rates = in_subprocess("matmul")
     gflops, bfloat16_gflops = rates["gflops"], rates["bfloat16_gflops"]
+    softmax_gflops = rates["softmax_gflops"]
     print(
         f"matrix multiply (2048 x 2048): float32 {gflops:.0f} GFLOP/s, "
         f"bfloat16 {bfloat16_gflops:.0f} GFLOP/s\n"
@@ -511,7 +543,9 @@ def main() -> None:
         "train": lambda: report_train(arguments.networks),
         "evaluate": lambda: report_evaluate(arguments.networks),
         "recommend": lambda: report_recommend(arguments.networks),
-        "transformer": lambda: report_transformer(gflops, bfloat16_gflops),
+        "transformer": lambda: report_transformer(
+            gflops, bfloat16_gflops, softmax_gflops
+        ),
         "scale": report_scale,
         "allocator": lambda: report_allocator(arguments.networks),
     }

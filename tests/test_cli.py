@@ -171,12 +171,14 @@ def test_ctrl_c_during_an_epoch_saves_the_model_and_exits_with_130(
     assert ImplicitSequenceModel.load(tmp_path / "model.pt").epochs_completed_ == 1
 
 
-def test_the_command_line_knows_every_loss_and_representation():
+def test_the_command_line_knows_every_loss_representation_and_block():
     from spotlight.sequence._objectives import LOSSES
     from spotlight.sequence.representations import NETWORKS
+    from spotlight.sequence.transformer import BLOCKS
 
     assert train_command.LOSSES == LOSSES
     assert set(train_command.REPRESENTATIONS) == set(NETWORKS)
+    assert train_command.BLOCKS == BLOCKS
 
 
 def test_every_model_option_has_a_flag():
@@ -200,6 +202,30 @@ def test_network_options_reach_only_their_representation():
         "num_layers": 1,
     }
     assert train_command.model_kwargs(lstm)["representation_kwargs"] == {}
+
+
+def test_transformer_options_reach_the_transformer():
+    args = build_parser().parse_args(
+        [
+            "train",
+            "--representation",
+            "transformer",
+            "--block",
+            "sasrec",
+            "--num-layers",
+            "3",
+            "--dropout",
+            "0.1",
+        ]
+    )
+
+    assert train_command.model_kwargs(args)["representation_kwargs"] == {
+        "num_layers": 3,
+        "num_heads": 1,
+        "dropout": 0.1,
+        "attention_dropout": 0.0,
+        "block": "sasrec",
+    }
 
 
 # evaluate

@@ -31,7 +31,14 @@ from spotlight.cli.evaluate import compute_metrics, load_model
 from spotlight.cli.output import format_metrics
 from spotlight.cli.plots import PLOT_SUFFIXES, plot_training_curves
 
-__all__ = ["LOSSES", "REPRESENTATIONS", "add_arguments", "model_kwargs", "run"]
+__all__ = [
+    "BLOCKS",
+    "LOSSES",
+    "REPRESENTATIONS",
+    "add_arguments",
+    "model_kwargs",
+    "run",
+]
 
 # Kept here rather than imported, so that --help does not wait for PyTorch;
 # the tests check them against spotlight.sequence.
@@ -49,6 +56,9 @@ LOSSES = (
 
 REPRESENTATIONS = ("pooling", "cnn", "lstm", "gru", "mixture", "transformer")
 """Values of ``--representation``."""
+
+BLOCKS = ("pre-norm", "sasrec")
+"""Values of ``--block``."""
 
 USAGE = "%(prog)s [options]"
 
@@ -248,6 +258,13 @@ def _add_network_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="X",
         help="transformer: dropout on attention weights (slow on a CPU)",
     )
+    add(
+        "--block",
+        choices=BLOCKS,
+        default="pre-norm",
+        help="transformer: the blocks' wiring: a pre-norm transformer, or that "
+        "of the SASRec authors' code",
+    )
 
 
 def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -332,6 +349,7 @@ def _representation_kwargs(args: argparse.Namespace) -> dict[str, Any]:
             "num_heads": args.num_heads,
             "dropout": args.dropout,
             "attention_dropout": args.attention_dropout,
+            "block": args.block,
         }
     return {}
 
