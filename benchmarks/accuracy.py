@@ -39,7 +39,7 @@ import math
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -364,6 +364,16 @@ CONFIGS += [
         note="as transformer-llo-repeats with the SASRec code's block wiring",
         in_full_run=False,
     ),
+]
+CONFIGS += [
+    replace(
+        next(c for c in CONFIGS if c.name == "transformer-llo-sasrec-block-repeats"),
+        name=f"transformer-llo-sasrec-block-repeats-seed-{seed}",
+        note="transformer-llo-sasrec-block-repeats with another seed",
+        snapshot_seconds=None,
+        seed=seed,
+    )
+    for seed in (7,)
 ]
 
 QUICK = "lstm-llo-repeats"
