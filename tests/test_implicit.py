@@ -732,6 +732,35 @@ def test_length_bucketing_predicts_every_row_as_on_its_own(
         assert row_items.tolist() == model.recommend(row, k=3)[0].tolist()
 
 
+@pytest.mark.parametrize(
+    ("representation", "trimmed"),
+    [("pooling", True), ("transformer", True), ("lstm", False)],
+)
+def test_prediction_drops_padding_only_for_networks_that_ignore_it(
+    small_sequences, representation, trimmed, monkeypatch
+):
+    model = small_model(representation=representation).fit(small_sequences)
+    rows = np.pad(small_sequences.sequences[-12:], ((0, 0), (5, 0)))  # more padding
+    longest = int((rows != 0).sum(axis=1).max())
+    network = model.network
+    with torch.no_grad():
+        expected = network.eval().score_shared(
+            network.representations(torch.from_numpy(rows))[:, -1]
+        )
+    widths = []
+    final = network.final_representation
+    monkeypatch.setattr(
+        network,
+        "final_representation",
+        lambda sequences: widths.append(sequences.shape[1]) or final(sequences),
+    )
+
+    scores = model.predict(rows)
+
+    assert max(widths) == (longest if trimmed else rows.shape[1])
+    assert np.allclose(scores, expected.numpy(), atol=ATOL)
+
+
 def test_length_bucketing_trains(small_sequences):
     model = small_model(length_bucketing=True, n_iter=5).fit(small_sequences)
 

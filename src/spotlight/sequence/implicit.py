@@ -622,7 +622,12 @@ class ImplicitSequenceModel:
         sequences, the chunk on the device and its scores ``(rows, items)``,
         computed without autograd and in evaluation mode."""
         lengths = _training.real_lengths(sequences)
-        if self._length_bucketing:
+        # Bucketing changes the scores of networks that read padding, so only
+        # those that ignore it are fed trimmed batches unless it was asked for.
+        trim = self._length_bucketing or getattr(
+            self._net, "ignores_left_padding", False
+        )
+        if trim:
             order = np.argsort(lengths, kind="stable")
         else:
             order = np.arange(len(sequences))
@@ -635,7 +640,7 @@ class ImplicitSequenceModel:
                 for start in range(0, len(sequences), _PREDICT_BATCH):
                     rows = order[start : start + _PREDICT_BATCH]
                     chunk = torch.from_numpy(sequences[rows])
-                    if self._length_bucketing:
+                    if trim:
                         chunk = _training.trim(chunk, lengths[rows])
                     chunk = chunk.to(self._device)
                     recent = chunk if window is None else chunk[:, -window:]

@@ -166,6 +166,17 @@ class SequenceNet(nn.Module):
         """
         return None
 
+    @property
+    def ignores_left_padding(self) -> bool:
+        """Whether left padding leaves the final representation unchanged
+        (``False``, the default, unless a network says so).
+
+        Prediction then drops the columns that are padding in every row of a
+        batch and groups rows of similar length, for the same scores with
+        less work.
+        """
+        return False
+
     def all_item_embeddings(self) -> torch.Tensor:
         """Return the embeddings of every item id.
 
@@ -370,6 +381,11 @@ class PoolNet(SequenceNet):
     ) -> None:
         super().__init__(num_items, embedding_dim, item_embedding_layer, sparse)
         self._store_arguments(locals())
+
+    @property
+    def ignores_left_padding(self) -> bool:
+        """``True``: the mean is over real items only."""
+        return True
 
     def representations(self, sequences: torch.Tensor) -> torch.Tensor:
         embeddings = _shift_right(self.item_embeddings(sequences))

@@ -235,6 +235,11 @@ class TransformerNet(SequenceNet):
         # like the outputs at padding.
         return self.output_norm(F.pad(x, (0, 0, 1 + cut, 0)))
 
+    @property
+    def ignores_left_padding(self) -> bool:
+        """``True``: attention skips padding and positions count from the end."""
+        return True
+
     def final_representation(self, sequences: torch.Tensor) -> torch.Tensor:
         # As representations(sequences)[:, -1] (the docstring is inherited),
         # for less work: the last block computes the last position only.
