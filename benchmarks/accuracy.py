@@ -375,6 +375,44 @@ CONFIGS += [
     )
     for seed in (7,)
 ]
+CONFIGS += [
+    softmax_config(
+        "transformer-sasrec-block-repeats",
+        8,
+        **{
+            **TRANSFORMER,
+            "representation_kwargs": {
+                **TRANSFORMER["representation_kwargs"],
+                "block": "sasrec",
+            },
+        },
+        repeat_offset=True,
+        note="as transformer-repeats with the SASRec code's block wiring",
+        in_full_run=False,
+    ),
+    Config(
+        "transformer-llo-sasrec-block-128",
+        "leave-last-out",
+        {
+            **SMALL_STEPS,
+            "embedding_dim": 128,
+            "representation_kwargs": {
+                "num_layers": 2,
+                "num_heads": 1,
+                "dropout": 0.2,
+                "block": "sasrec",
+            },
+            "repeat_offset": True,
+        },
+        max_epochs=25,
+        patience=25,
+        decay_epochs=25,
+        snapshot_seconds=15 * 60,
+        note="transformer-llo-sasrec-block-repeats at width 128 with dropout 0.2, "
+        "the schedule over 25 epochs",
+        in_full_run=False,
+    ),
+]
 
 QUICK = "lstm-llo-repeats"
 """The configuration of ``--budget quick``, run for at most 15 minutes."""
