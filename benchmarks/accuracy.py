@@ -414,6 +414,24 @@ CONFIGS += [
     ),
 ]
 
+CONFIGS += [
+    replace(
+        next(c for c in CONFIGS if c.name == "transformer-llo-sasrec-block-128"),
+        name="transformer-llo-sasrec-block-256",
+        model={
+            **next(
+                c for c in CONFIGS if c.name == "transformer-llo-sasrec-block-128"
+            ).model,
+            "embedding_dim": 256,
+        },
+        max_epochs=20,
+        patience=20,
+        decay_epochs=20,
+        note="transformer-llo-sasrec-block-128 at width 256, the schedule over "
+        "20 epochs",
+    )
+]
+
 QUICK = "lstm-llo-repeats"
 """The configuration of ``--budget quick``, run for at most 15 minutes."""
 
