@@ -130,6 +130,7 @@ CONFIGS = [
         4,
         representation="cnn",
         representation_kwargs={"kernel_width": 3, "num_layers": 2, "dilation": [1, 2]},
+        in_full_run=False,
     ),
     softmax_config("lstm", 5, representation="lstm", in_full_run=False),
     softmax_config(
@@ -138,6 +139,7 @@ CONFIGS = [
         representation="lstm",
         length_bucketing=False,
         note="as lstm, without length bucketing: does bucketing cost accuracy?",
+        in_full_run=False,
     ),
     softmax_config(
         "mixture",
@@ -147,8 +149,8 @@ CONFIGS = [
         num_negative_samples=128,
         note="the full softmax scores every item against every mixture: too slow here",
     ),
-    softmax_config("gru", 4, representation="gru"),
-    softmax_config("transformer", 8, **TRANSFORMER),
+    softmax_config("gru", 4, representation="gru", in_full_run=False),
+    softmax_config("transformer", 8, **TRANSFORMER, in_full_run=False),
     softmax_config(
         "cnn-repeats",
         4,
@@ -156,7 +158,6 @@ CONFIGS = [
         representation_kwargs={"kernel_width": 3, "num_layers": 2, "dilation": [1, 2]},
         repeat_offset=True,
         note="as cnn, with the repeat offset",
-        in_full_run=False,
     ),
     softmax_config(
         "gru-repeats",
@@ -164,7 +165,6 @@ CONFIGS = [
         representation="gru",
         repeat_offset=True,
         note="as gru, with the repeat offset",
-        in_full_run=False,
     ),
     softmax_config(
         "transformer-repeats",
@@ -309,6 +309,7 @@ CONFIGS += [
         snapshot_seconds=15 * 60,
         note="as transformer-llo-cosine-dropout-0.1, with a learned offset for "
         "items already seen",
+        in_full_run=False,
     ),
     Config(
         "transformer-llo-repeats-dropout-0.2",
@@ -388,7 +389,6 @@ CONFIGS += [
         },
         repeat_offset=True,
         note="as transformer-repeats with the SASRec code's block wiring",
-        in_full_run=False,
     ),
     Config(
         "transformer-llo-sasrec-block-128",
@@ -410,7 +410,6 @@ CONFIGS += [
         snapshot_seconds=15 * 60,
         note="transformer-llo-sasrec-block-repeats at width 128 with dropout 0.2, "
         "the schedule over 25 epochs",
-        in_full_run=False,
     ),
 ]
 
@@ -429,6 +428,7 @@ CONFIGS += [
         decay_epochs=20,
         note="transformer-llo-sasrec-block-128 at width 256, the schedule over "
         "20 epochs",
+        in_full_run=False,
     )
 ]
 
