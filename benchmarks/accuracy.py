@@ -346,18 +346,23 @@ CONFIGS += [
     ),
 ]
 
+
+def sasrec_wiring(model: dict[str, Any]) -> dict[str, Any]:
+    """A transformer's model arguments with the SASRec code's block wiring."""
+    kwargs = {**model["representation_kwargs"], "block": "sasrec"}
+    return {**model, "representation_kwargs": kwargs}
+
+
+def named(name: str) -> Config:
+    """The configuration of this name defined so far."""
+    return next(config for config in CONFIGS if config.name == name)
+
+
 CONFIGS += [
     Config(
         "transformer-llo-sasrec-block-repeats",
         "leave-last-out",
-        {
-            **SMALL_STEPS,
-            "representation_kwargs": {
-                **HALF_DROPOUT["representation_kwargs"],
-                "block": "sasrec",
-            },
-            "repeat_offset": True,
-        },
+        sasrec_wiring({**SMALL_STEPS, **HALF_DROPOUT, "repeat_offset": True}),
         max_epochs=40,
         patience=40,
         decay_epochs=40,
@@ -365,45 +370,17 @@ CONFIGS += [
         note="as transformer-llo-repeats with the SASRec code's block wiring",
         in_full_run=False,
     ),
-]
-CONFIGS += [
-    replace(
-        next(c for c in CONFIGS if c.name == "transformer-llo-sasrec-block-repeats"),
-        name=f"transformer-llo-sasrec-block-repeats-seed-{seed}",
-        note="transformer-llo-sasrec-block-repeats with another seed",
-        snapshot_seconds=None,
-        seed=seed,
-    )
-    for seed in (7,)
-]
-CONFIGS += [
     softmax_config(
         "transformer-sasrec-block-repeats",
         8,
-        **{
-            **TRANSFORMER,
-            "representation_kwargs": {
-                **TRANSFORMER["representation_kwargs"],
-                "block": "sasrec",
-            },
-        },
+        **sasrec_wiring(TRANSFORMER),
         repeat_offset=True,
         note="as transformer-repeats with the SASRec code's block wiring",
     ),
     Config(
         "transformer-llo-sasrec-block-128",
         "leave-last-out",
-        {
-            **SMALL_STEPS,
-            "embedding_dim": 128,
-            "representation_kwargs": {
-                "num_layers": 2,
-                "num_heads": 1,
-                "dropout": 0.2,
-                "block": "sasrec",
-            },
-            "repeat_offset": True,
-        },
+        sasrec_wiring({**SMALL_STEPS, "embedding_dim": 128, "repeat_offset": True}),
         max_epochs=25,
         patience=25,
         decay_epochs=25,
@@ -412,24 +389,25 @@ CONFIGS += [
         "the schedule over 25 epochs",
     ),
 ]
-
 CONFIGS += [
     replace(
-        next(c for c in CONFIGS if c.name == "transformer-llo-sasrec-block-128"),
+        named("transformer-llo-sasrec-block-repeats"),
+        name="transformer-llo-sasrec-block-repeats-seed-7",
+        note="transformer-llo-sasrec-block-repeats with another seed",
+        snapshot_seconds=None,
+        seed=7,
+    ),
+    replace(
+        named("transformer-llo-sasrec-block-128"),
         name="transformer-llo-sasrec-block-256",
-        model={
-            **next(
-                c for c in CONFIGS if c.name == "transformer-llo-sasrec-block-128"
-            ).model,
-            "embedding_dim": 256,
-        },
+        model={**named("transformer-llo-sasrec-block-128").model, "embedding_dim": 256},
         max_epochs=20,
         patience=20,
         decay_epochs=20,
         note="transformer-llo-sasrec-block-128 at width 256, the schedule over "
         "20 epochs",
         in_full_run=False,
-    )
+    ),
 ]
 
 QUICK = "lstm-llo-repeats"
